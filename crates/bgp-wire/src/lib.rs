@@ -1,0 +1,1 @@
+//! Pure BGP-4 message codec.

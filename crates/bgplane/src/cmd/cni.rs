@@ -1,0 +1,14 @@
+//! `bgplane cni` (not yet implemented: issue #6).
+
+/// Arguments of `bgplane cni`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Arguments, reserved until the subcommand lands.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    rest: Vec<String>,
+}
+
+/// Runs the subcommand.
+pub(crate) fn run(_args: Args) -> anyhow::Result<()> {
+    Err(super::not_yet("cni", 6))
+}
