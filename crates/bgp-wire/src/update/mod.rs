@@ -1,0 +1,10 @@
+//! UPDATE messages (RFC 4271 §4.3): zero-copy decoding with RFC 7606 error handling,
+//! owned messages for building and round trips, and the packing encoder.
+
+pub mod aspath;
+pub mod attr;
+pub mod error;
+pub mod mp;
+pub mod owned;
+pub mod pack;
+pub mod view;
