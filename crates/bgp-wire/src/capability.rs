@@ -173,8 +173,10 @@ impl Capability {
     /// its RFC defines is kept as [`Capability::Unknown`], so it still round-trips and the
     /// speaker can decide what to do with it.
     pub fn decode(code: u8, v: &[u8]) -> Capability {
-        Self::decode_known(code, v)
-            .unwrap_or_else(|| Capability::Unknown { code, data: v.to_vec() })
+        Self::decode_known(code, v).unwrap_or_else(|| Capability::Unknown {
+            code,
+            data: v.to_vec(),
+        })
     }
 
     fn decode_known(c: u8, v: &[u8]) -> Option<Capability> {
@@ -200,10 +202,7 @@ impl Capability {
                     families: v[2..]
                         .chunks_exact(4)
                         .map(|e| GracefulRestartFamily {
-                            family: Family::new(
-                                Afi(u16::from_be_bytes([e[0], e[1]])),
-                                Safi(e[2]),
-                            ),
+                            family: Family::new(Afi(u16::from_be_bytes([e[0], e[1]])), Safi(e[2])),
                             flags: e[3],
                         })
                         .collect(),
@@ -225,10 +224,7 @@ impl Capability {
                 Capability::LongLivedGracefulRestart(
                     v.chunks_exact(7)
                         .map(|e| LlgrFamily {
-                            family: Family::new(
-                                Afi(u16::from_be_bytes([e[0], e[1]])),
-                                Safi(e[2]),
-                            ),
+                            family: Family::new(Afi(u16::from_be_bytes([e[0], e[1]])), Safi(e[2])),
                             flags: e[3],
                             stale_time: u32::from_be_bytes([0, e[4], e[5], e[6]]),
                         })
@@ -275,7 +271,11 @@ impl Capability {
                 }
             }
             Capability::Role(r) => out.push(*r),
-            Capability::GracefulRestart { flags, time, families } => {
+            Capability::GracefulRestart {
+                flags,
+                time,
+                families,
+            } => {
                 let t = (time & 0x0fff).to_be_bytes();
                 out.push((flags << 4) | t[0]);
                 out.push(t[1]);
@@ -344,7 +344,10 @@ mod tests {
         round_trip(Capability::GracefulRestart {
             flags: 0xc,
             time: 120,
-            families: vec![GracefulRestartFamily { family: Family::IPV4_UNICAST, flags: 0x80 }],
+            families: vec![GracefulRestartFamily {
+                family: Family::IPV4_UNICAST,
+                flags: 0x80,
+            }],
         });
         round_trip(Capability::AddPath(vec![AddPathFamily {
             family: Family::IPV4_UNICAST,
@@ -355,19 +358,31 @@ mod tests {
             flags: 0x80,
             stale_time: 0x00ab_cdef,
         }]));
-        round_trip(Capability::Fqdn { hostname: "tor0".into(), domain: "lab".into() });
-        round_trip(Capability::Unknown { code: 128, data: vec![] });
+        round_trip(Capability::Fqdn {
+            hostname: "tor0".into(),
+            domain: "lab".into(),
+        });
+        round_trip(Capability::Unknown {
+            code: 128,
+            data: vec![],
+        });
     }
 
     #[test]
     fn a_known_code_with_a_bad_value_is_kept_as_bytes() {
         assert_eq!(
             Capability::decode(code::FOUR_OCTET_AS, &[1, 2, 3]),
-            Capability::Unknown { code: 65, data: vec![1, 2, 3] }
+            Capability::Unknown {
+                code: 65,
+                data: vec![1, 2, 3]
+            }
         );
         assert_eq!(
             Capability::decode(code::FQDN, &[5, b'a']),
-            Capability::Unknown { code: 73, data: vec![5, b'a'] }
+            Capability::Unknown {
+                code: 73,
+                data: vec![5, b'a']
+            }
         );
     }
 }

@@ -30,12 +30,20 @@ pub struct SessionContext {
 impl SessionContext {
     /// The context of a modern eBGP session: 4-octet AS, no ADD-PATH, no extended messages.
     pub fn ebgp() -> Self {
-        SessionContext { four_octet_as: true, external: true, ..Default::default() }
+        SessionContext {
+            four_octet_as: true,
+            external: true,
+            ..Default::default()
+        }
     }
 
     /// The context of a modern iBGP session: 4-octet AS, no ADD-PATH, no extended messages.
     pub fn ibgp() -> Self {
-        SessionContext { four_octet_as: true, external: false, ..Default::default() }
+        SessionContext {
+            four_octet_as: true,
+            external: false,
+            ..Default::default()
+        }
     }
 
     /// Largest message allowed on this session.

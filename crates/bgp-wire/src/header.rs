@@ -73,9 +73,7 @@ impl HeaderError {
             HeaderError::BadMessageLength { length, .. } => {
                 Notification::new(codes::MESSAGE_HEADER, 2, length.to_be_bytes().to_vec())
             }
-            HeaderError::BadMessageType(t) => {
-                Notification::new(codes::MESSAGE_HEADER, 3, vec![*t])
-            }
+            HeaderError::BadMessageType(t) => Notification::new(codes::MESSAGE_HEADER, 3, vec![*t]),
         }
     }
 }
@@ -114,7 +112,10 @@ pub fn frame(buf: &[u8], ctx: &SessionContext) -> Result<Frame, HeaderError> {
         _ => ctx.max_message_len(),
     };
     if len < ty.min_len() || len > max || (ty == MessageType::Keepalive && len != HEADER_LEN) {
-        return Err(HeaderError::BadMessageLength { length, what: type_name(ty) });
+        return Err(HeaderError::BadMessageLength {
+            length,
+            what: type_name(ty),
+        });
     }
     if buf.len() < len {
         return Ok(Frame::Need(len));
@@ -166,10 +167,16 @@ mod tests {
         let k = keepalive();
         let ctx = SessionContext::default();
         assert_eq!(frame(&k[..5], &ctx), Ok(Frame::Need(19)));
-        assert_eq!(frame(&k, &ctx), Ok(Frame::Ready(19, MessageType::Keepalive)));
+        assert_eq!(
+            frame(&k, &ctx),
+            Ok(Frame::Ready(19, MessageType::Keepalive))
+        );
         let mut two = k.clone();
         two.extend_from_slice(&k[..3]);
-        assert_eq!(frame(&two, &ctx), Ok(Frame::Ready(19, MessageType::Keepalive)));
+        assert_eq!(
+            frame(&two, &ctx),
+            Ok(Frame::Ready(19, MessageType::Keepalive))
+        );
     }
 
     #[test]
@@ -194,7 +201,10 @@ mod tests {
         u.extend_from_slice(&5000u16.to_be_bytes());
         u.push(2);
         assert!(frame(&u, &SessionContext::default()).is_err());
-        let ext = SessionContext { extended_message: true, ..Default::default() };
+        let ext = SessionContext {
+            extended_message: true,
+            ..Default::default()
+        };
         assert_eq!(frame(&u, &ext), Ok(Frame::Need(5000)));
         // OPEN stays bounded by 4096 even with extended messages (RFC 8654 §4).
         u[18] = 1;

@@ -86,10 +86,18 @@ impl DecodeError {
 
 impl<'a> Message<'a> {
     /// Decodes the message at the start of `buf` and returns it with its length.
-    pub fn decode(buf: &'a [u8], ctx: &SessionContext) -> Result<(Message<'a>, usize), DecodeError> {
+    pub fn decode(
+        buf: &'a [u8],
+        ctx: &SessionContext,
+    ) -> Result<(Message<'a>, usize), DecodeError> {
         let (len, ty) = match frame(buf, ctx)? {
             Frame::Ready(len, ty) => (len, ty),
-            Frame::Need(n) => return Err(DecodeError::Incomplete { needed: n, have: buf.len() }),
+            Frame::Need(n) => {
+                return Err(DecodeError::Incomplete {
+                    needed: n,
+                    have: buf.len(),
+                })
+            }
         };
         let msg = &buf[..len];
         let m = match ty {

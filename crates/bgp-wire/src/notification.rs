@@ -76,7 +76,11 @@ pub struct NotificationError {
 impl Notification {
     /// A NOTIFICATION with the given code, subcode and data.
     pub fn new(code: u8, subcode: u8, data: Vec<u8>) -> Self {
-        Notification { code, subcode, data }
+        Notification {
+            code,
+            subcode,
+            data,
+        }
     }
 
     /// Cease / Administrative Shutdown or Reset with a shutdown communication
@@ -138,7 +142,11 @@ impl Notification {
         if self.code != codes::CEASE || self.subcode != cease::HARD_RESET || self.data.len() < 2 {
             return None;
         }
-        Some(Notification::new(self.data[0], self.data[1], self.data[2..].to_vec()))
+        Some(Notification::new(
+            self.data[0],
+            self.data[1],
+            self.data[2..].to_vec(),
+        ))
     }
 
     /// Name of the error code.

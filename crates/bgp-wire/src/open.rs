@@ -124,7 +124,9 @@ impl Open {
     /// RFC 4271 §6.2 that need no local knowledge (peer AS and identifier collisions are
     /// the speaker's to check).
     pub fn decode(msg: &[u8]) -> Result<Self, OpenError> {
-        let body = msg.get(HEADER_LEN..).ok_or(OpenError::Malformed("shorter than a header"))?;
+        let body = msg
+            .get(HEADER_LEN..)
+            .ok_or(OpenError::Malformed("shorter than a header"))?;
         if body.len() < 10 {
             return Err(OpenError::Malformed("shorter than 29 octets"));
         }
@@ -145,9 +147,13 @@ impl Open {
         let rest = &body[10..];
         // RFC 9072 §2: Non-Ext OP Len 255 followed by Non-Ext OP Type 255.
         let (extended_params, params_bytes) = if opt_len == 255 && rest.first() == Some(&255) {
-            let l = rest.get(1..3).ok_or(OpenError::Malformed("extended parameters length"))?;
+            let l = rest
+                .get(1..3)
+                .ok_or(OpenError::Malformed("extended parameters length"))?;
             let l = usize::from(u16::from_be_bytes([l[0], l[1]]));
-            let p = rest.get(3..).ok_or(OpenError::Malformed("extended parameters length"))?;
+            let p = rest
+                .get(3..)
+                .ok_or(OpenError::Malformed("extended parameters length"))?;
             if p.len() != l {
                 return Err(OpenError::Malformed("extended parameters length disagrees"));
             }
@@ -171,15 +177,23 @@ impl Open {
             } else {
                 usize::from(p[1])
             };
-            let value =
-                p.get(hdr..hdr + plen).ok_or(OpenError::Malformed("optional parameter overrun"))?;
+            let value = p
+                .get(hdr..hdr + plen)
+                .ok_or(OpenError::Malformed("optional parameter overrun"))?;
             p = &p[hdr + plen..];
             if ptype != PARAM_CAPABILITIES {
                 return Err(OpenError::UnsupportedOptionalParameter(ptype));
             }
             params.push(OptionalParameter::Capabilities(decode_capabilities(value)?));
         }
-        Ok(Open { version, my_as, hold_time, bgp_id, params, extended_params })
+        Ok(Open {
+            version,
+            my_as,
+            hold_time,
+            bgp_id,
+            params,
+            extended_params,
+        })
     }
 
     /// Appends the message. The extended parameter encoding is used when `extended_params`
@@ -239,7 +253,9 @@ fn decode_capabilities(mut v: &[u8]) -> Result<Vec<Capability>, OpenError> {
         }
         let code = v[0];
         let len = usize::from(v[1]);
-        let value = v.get(2..2 + len).ok_or(OpenError::Malformed("capability overrun"))?;
+        let value = v
+            .get(2..2 + len)
+            .ok_or(OpenError::Malformed("capability overrun"))?;
         caps.push(Capability::decode(code, value));
         v = &v[2 + len..];
     }
@@ -279,7 +295,12 @@ mod tests {
     fn parameters_longer_than_255_octets_use_rfc9072_encoding() {
         let mut o = sample();
         o.params.push(OptionalParameter::Capabilities(
-            (0..60).map(|i| Capability::Unknown { code: 200, data: vec![i; 3] }).collect(),
+            (0..60)
+                .map(|i| Capability::Unknown {
+                    code: 200,
+                    data: vec![i; 3],
+                })
+                .collect(),
         ));
         let mut buf = Vec::new();
         o.encode(&mut buf);

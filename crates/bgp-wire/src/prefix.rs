@@ -19,7 +19,10 @@ pub struct Ipv4Prefix {
 impl Ipv4Prefix {
     /// Builds a prefix, clearing host bits; `None` if `len > 32`.
     pub fn new(addr: Ipv4Addr, len: u8) -> Option<Self> {
-        (len <= 32).then(|| Ipv4Prefix { addr: u32::from(addr) & mask4(len), len })
+        (len <= 32).then(|| Ipv4Prefix {
+            addr: u32::from(addr) & mask4(len),
+            len,
+        })
     }
 
     /// The network address.
@@ -235,7 +238,9 @@ impl FromStr for Prefix {
     type Err = PrefixParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || PrefixParseError { input: s.to_string() };
+        let err = || PrefixParseError {
+            input: s.to_string(),
+        };
         let (a, l) = s.split_once('/').ok_or_else(err)?;
         let addr: IpAddr = a.parse().map_err(|_| err())?;
         let len: u8 = l.parse().map_err(|_| err())?;
@@ -249,7 +254,9 @@ impl FromStr for Ipv4Prefix {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.parse::<Prefix>()? {
             Prefix::V4(p) => Ok(p),
-            Prefix::V6(_) => Err(PrefixParseError { input: s.to_string() }),
+            Prefix::V6(_) => Err(PrefixParseError {
+                input: s.to_string(),
+            }),
         }
     }
 }
@@ -260,7 +267,9 @@ impl FromStr for Ipv6Prefix {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.parse::<Prefix>()? {
             Prefix::V6(p) => Ok(p),
-            Prefix::V4(_) => Err(PrefixParseError { input: s.to_string() }),
+            Prefix::V4(_) => Err(PrefixParseError {
+                input: s.to_string(),
+            }),
         }
     }
 }
@@ -305,7 +314,10 @@ pub struct Nlri {
 impl Nlri {
     /// An entry without path identifier.
     pub fn new(prefix: impl Into<Prefix>) -> Self {
-        Nlri { path_id: None, prefix: prefix.into() }
+        Nlri {
+            path_id: None,
+            prefix: prefix.into(),
+        }
     }
 }
 
@@ -351,7 +363,11 @@ pub fn validate_nlri(data: &[u8], kind: PrefixKind, add_path: bool) -> Result<us
             return Err(NlriError::Truncated { offset: pos });
         };
         if len > max {
-            return Err(NlriError::LengthTooLong { len, max, offset: pos });
+            return Err(NlriError::LengthTooLong {
+                len,
+                max,
+                offset: pos,
+            });
         }
         let end = len_at + 1 + usize::from(len).div_ceil(8);
         if end > data.len() {
@@ -377,12 +393,20 @@ pub struct NlriIter<'a> {
 impl<'a> NlriIter<'a> {
     /// Iterates `data` as prefixes of `kind`, with path identifiers if `add_path`.
     pub fn new(data: &'a [u8], kind: PrefixKind, add_path: bool) -> Self {
-        NlriIter { data, kind, add_path }
+        NlriIter {
+            data,
+            kind,
+            add_path,
+        }
     }
 
     /// An iterator that yields nothing.
     pub fn empty() -> Self {
-        NlriIter { data: &[], kind: PrefixKind::V4, add_path: false }
+        NlriIter {
+            data: &[],
+            kind: PrefixKind::V4,
+            add_path: false,
+        }
     }
 
     /// The remaining raw bytes.
@@ -429,7 +453,10 @@ impl Iterator for NlriIter<'_> {
                 }
                 let mut a = [0u8; 4];
                 a[..n].copy_from_slice(bytes);
-                Prefix::V4(Ipv4Prefix { addr: u32::from_be_bytes(a) & mask4(len), len })
+                Prefix::V4(Ipv4Prefix {
+                    addr: u32::from_be_bytes(a) & mask4(len),
+                    len,
+                })
             }
             PrefixKind::V6 => {
                 if len > 128 {
@@ -439,7 +466,10 @@ impl Iterator for NlriIter<'_> {
                 let mut a = [0u8; 16];
                 a[..n].copy_from_slice(bytes);
                 let bits = u128::from_be_bytes(a) & mask6(len);
-                Prefix::V6(Ipv6Prefix { addr: bits.to_be_bytes(), len })
+                Prefix::V6(Ipv6Prefix {
+                    addr: bits.to_be_bytes(),
+                    len,
+                })
             }
         };
         self.data = rest;
@@ -516,7 +546,11 @@ mod tests {
     fn syntax_errors_of_rfc7606_section_5_3_are_found() {
         assert_eq!(
             validate_nlri(&[33, 1, 2, 3, 4, 5], PrefixKind::V4, false),
-            Err(NlriError::LengthTooLong { len: 33, max: 32, offset: 0 })
+            Err(NlriError::LengthTooLong {
+                len: 33,
+                max: 32,
+                offset: 0
+            })
         );
         assert_eq!(
             validate_nlri(&[24, 10, 0], PrefixKind::V4, false),
@@ -528,7 +562,11 @@ mod tests {
         );
         assert_eq!(
             validate_nlri(&[129], PrefixKind::V6, false),
-            Err(NlriError::LengthTooLong { len: 129, max: 128, offset: 0 })
+            Err(NlriError::LengthTooLong {
+                len: 129,
+                max: 128,
+                offset: 0
+            })
         );
     }
 

@@ -45,7 +45,10 @@ impl RouteRefreshError {
 impl RouteRefresh {
     /// A normal refresh request for `family`.
     pub fn new(family: Family) -> Self {
-        RouteRefresh { family, subtype: subtype::NORMAL }
+        RouteRefresh {
+            family,
+            subtype: subtype::NORMAL,
+        }
     }
 
     /// Decodes a complete ROUTE-REFRESH message (header included).
@@ -55,7 +58,9 @@ impl RouteRefresh {
                 family: Family::new(Afi(u16::from_be_bytes([a0, a1])), Safi(safi)),
                 subtype: st,
             }),
-            _ => Err(RouteRefreshError { message: msg.to_vec() }),
+            _ => Err(RouteRefreshError {
+                message: msg.to_vec(),
+            }),
         }
     }
 
@@ -76,7 +81,10 @@ mod tests {
     #[test]
     fn route_refresh_round_trips_with_borr_and_eorr() {
         for st in [subtype::NORMAL, subtype::BORR, subtype::EORR, 7] {
-            let rr = RouteRefresh { family: Family::IPV6_UNICAST, subtype: st };
+            let rr = RouteRefresh {
+                family: Family::IPV6_UNICAST,
+                subtype: st,
+            };
             let mut buf = Vec::new();
             rr.encode(&mut buf);
             assert_eq!(buf.len(), 23);

@@ -72,12 +72,20 @@ impl AsPath {
         if asns.is_empty() {
             return AsPath::default();
         }
-        AsPath { segments: vec![AsSegment { kind: SegmentType::Sequence, asns }] }
+        AsPath {
+            segments: vec![AsSegment {
+                kind: SegmentType::Sequence,
+                asns,
+            }],
+        }
     }
 
     /// Path length for the decision process.
     pub fn path_len(&self) -> usize {
-        self.segments.iter().map(|s| s.kind.path_len(s.asns.len())).sum()
+        self.segments
+            .iter()
+            .map(|s| s.kind.path_len(s.asns.len()))
+            .sum()
     }
 
     /// Whether `asn` occurs anywhere in the path.
@@ -93,7 +101,10 @@ impl AsPath {
             }
             _ => self.segments.insert(
                 0,
-                AsSegment { kind: SegmentType::Sequence, asns: vec![asn; times] },
+                AsSegment {
+                    kind: SegmentType::Sequence,
+                    asns: vec![asn; times],
+                },
             ),
         }
     }
@@ -119,7 +130,9 @@ impl AsPath {
 
     /// Whether any AS needs 4 octets (so a 2-octet session must also carry AS4_PATH).
     pub fn needs_as4(&self) -> bool {
-        self.segments.iter().any(|s| s.asns.iter().any(|&a| a > 0xffff))
+        self.segments
+            .iter()
+            .any(|s| s.asns.iter().any(|&a| a > 0xffff))
     }
 
     /// The AS4_PATH to send beside a 2-octet AS_PATH (RFC 6793 §4.2.2): the path without
@@ -129,7 +142,12 @@ impl AsPath {
             return None;
         }
         Some(AsPath {
-            segments: self.segments.iter().filter(|s| !s.kind.is_confed()).cloned().collect(),
+            segments: self
+                .segments
+                .iter()
+                .filter(|s| !s.kind.is_confed())
+                .cloned()
+                .collect(),
         })
     }
 
@@ -138,7 +156,12 @@ impl AsPath {
     /// (RFC 6793 §6); if the AS4_PATH is longer than the AS_PATH it is ignored.
     pub fn merge_as4(as_path: &AsPath, as4_path: &AsPath) -> AsPath {
         let as4 = AsPath {
-            segments: as4_path.segments.iter().filter(|s| !s.kind.is_confed()).cloned().collect(),
+            segments: as4_path
+                .segments
+                .iter()
+                .filter(|s| !s.kind.is_confed())
+                .cloned()
+                .collect(),
         };
         let count = |p: &AsPath| -> usize {
             p.segments
@@ -163,7 +186,10 @@ impl AsPath {
             match s.kind {
                 SegmentType::Sequence | SegmentType::ConfedSequence => {
                     let take = keep.min(s.asns.len());
-                    out.segments.push(AsSegment { kind: s.kind, asns: s.asns[..take].to_vec() });
+                    out.segments.push(AsSegment {
+                        kind: s.kind,
+                        asns: s.asns[..take].to_vec(),
+                    });
                     keep -= take;
                 }
                 SegmentType::Set | SegmentType::ConfedSet => {
@@ -258,7 +284,10 @@ pub struct AsPathView<'a> {
 impl<'a> AsPathView<'a> {
     /// Wraps bytes that passed [`validate_as_path`] with the same width.
     pub(crate) fn new(data: &'a [u8], four_octet: bool) -> Self {
-        AsPathView { data, width: if four_octet { 4 } else { 2 } }
+        AsPathView {
+            data,
+            width: if four_octet { 4 } else { 2 },
+        }
     }
 
     /// The raw attribute value.
@@ -273,7 +302,10 @@ impl<'a> AsPathView<'a> {
 
     /// The segments.
     pub fn segments(&self) -> SegmentIter<'a> {
-        SegmentIter { data: self.data, width: self.width }
+        SegmentIter {
+            data: self.data,
+            width: self.width,
+        }
     }
 
     /// Path length for the decision process.
@@ -284,12 +316,16 @@ impl<'a> AsPathView<'a> {
     /// The first AS of the path (the neighbor AS, for eBGP), if it starts with a sequence.
     pub fn first_as(&self) -> Option<u32> {
         let s = self.segments().next()?;
-        (s.kind == SegmentType::Sequence).then(|| s.asns().next()).flatten()
+        (s.kind == SegmentType::Sequence)
+            .then(|| s.asns().next())
+            .flatten()
     }
 
     /// Whether `asn` occurs in the path, and how many times.
     pub fn count(&self, asn: u32) -> usize {
-        self.segments().map(|s| s.asns().filter(|&a| a == asn).count()).sum()
+        self.segments()
+            .map(|s| s.asns().filter(|&a| a == asn).count())
+            .sum()
     }
 
     /// Whether the path is empty (locally originated in iBGP).
@@ -302,7 +338,10 @@ impl<'a> AsPathView<'a> {
         AsPath {
             segments: self
                 .segments()
-                .map(|s| AsSegment { kind: s.kind, asns: s.asns().collect() })
+                .map(|s| AsSegment {
+                    kind: s.kind,
+                    asns: s.asns().collect(),
+                })
                 .collect(),
         }
     }
@@ -357,7 +396,11 @@ impl<'a> Iterator for SegmentIter<'a> {
         let kind = SegmentType::from_u8(t)?;
         let (seg, rest) = rest.split_at_checked(usize::from(n) * self.width)?;
         self.data = rest;
-        Some(SegmentView { kind, data: seg, width: self.width })
+        Some(SegmentView {
+            kind,
+            data: seg,
+            width: self.width,
+        })
     }
 }
 
@@ -366,16 +409,25 @@ mod tests {
     use super::*;
 
     fn seq(v: &[u32]) -> AsSegment {
-        AsSegment { kind: SegmentType::Sequence, asns: v.to_vec() }
+        AsSegment {
+            kind: SegmentType::Sequence,
+            asns: v.to_vec(),
+        }
     }
 
     #[test]
     fn path_length_counts_a_set_once_and_confeds_not_at_all() {
         let p = AsPath {
             segments: vec![
-                AsSegment { kind: SegmentType::ConfedSequence, asns: vec![64512, 64513] },
+                AsSegment {
+                    kind: SegmentType::ConfedSequence,
+                    asns: vec![64512, 64513],
+                },
                 seq(&[65001, 65002]),
-                AsSegment { kind: SegmentType::Set, asns: vec![1, 2, 3] },
+                AsSegment {
+                    kind: SegmentType::Set,
+                    asns: vec![1, 2, 3],
+                },
             ],
         };
         assert_eq!(p.path_len(), 3);
@@ -414,7 +466,10 @@ mod tests {
         // An OLD speaker (AS 100) prepended itself to a path that was 4200000001 65001.
         let old = AsPath::sequence([100, 23456, 65001]);
         let as4 = AsPath::sequence([4_200_000_001, 65001]);
-        assert_eq!(AsPath::merge_as4(&old, &as4), AsPath::sequence([100, 4_200_000_001, 65001]));
+        assert_eq!(
+            AsPath::merge_as4(&old, &as4),
+            AsPath::sequence([100, 4_200_000_001, 65001])
+        );
         // AS4_PATH longer than AS_PATH: ignored.
         let long = AsPath::sequence([1, 2, 3, 4]);
         assert_eq!(AsPath::merge_as4(&old, &long), old);
@@ -422,10 +477,19 @@ mod tests {
 
     #[test]
     fn malformed_paths_are_classified_as_rfc7606_says() {
-        assert_eq!(validate_as_path(&[5, 1, 0, 1], 2), Err(AsPathError::UnknownSegmentType(5)));
+        assert_eq!(
+            validate_as_path(&[5, 1, 0, 1], 2),
+            Err(AsPathError::UnknownSegmentType(5))
+        );
         assert_eq!(validate_as_path(&[2, 0], 2), Err(AsPathError::EmptySegment));
-        assert_eq!(validate_as_path(&[2, 2, 0, 1], 2), Err(AsPathError::Overrun));
-        assert_eq!(validate_as_path(&[2, 1, 0, 1, 2], 2), Err(AsPathError::Underrun));
+        assert_eq!(
+            validate_as_path(&[2, 2, 0, 1], 2),
+            Err(AsPathError::Overrun)
+        );
+        assert_eq!(
+            validate_as_path(&[2, 1, 0, 1, 2], 2),
+            Err(AsPathError::Underrun)
+        );
         assert_eq!(validate_as_path(&[], 4), Ok(()));
     }
 

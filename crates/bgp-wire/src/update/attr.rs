@@ -221,7 +221,10 @@ impl FromStr for Community {
             return Ok(*c);
         }
         let (a, v) = s.split_once(':').ok_or_else(err)?;
-        Ok(Community::new(a.parse().map_err(|_| err())?, v.parse().map_err(|_| err())?))
+        Ok(Community::new(
+            a.parse().map_err(|_| err())?,
+            v.parse().map_err(|_| err())?,
+        ))
     }
 }
 
@@ -332,7 +335,11 @@ impl FromStr for LargeCommunity {
         else {
             return Err(err());
         };
-        Ok(LargeCommunity { global: g?, local1: l1?, local2: l2? })
+        Ok(LargeCommunity {
+            global: g?,
+            local1: l1?,
+            local2: l2?,
+        })
     }
 }
 
@@ -375,7 +382,9 @@ mod serde_impls {
             })?;
             let mut b = [0u8; 8];
             if hex.len() != 16 {
-                return Err(serde::de::Error::custom("extended community needs 16 hex digits"));
+                return Err(serde::de::Error::custom(
+                    "extended community needs 16 hex digits",
+                ));
             }
             for (i, byte) in b.iter_mut().enumerate() {
                 *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
@@ -393,13 +402,19 @@ mod tests {
     #[test]
     fn communities_print_and_parse_like_frr() {
         assert_eq!(Community::new(65000, 100).to_string(), "65000:100");
-        assert_eq!("65000:100".parse::<Community>(), Ok(Community::new(65000, 100)));
+        assert_eq!(
+            "65000:100".parse::<Community>(),
+            Ok(Community::new(65000, 100))
+        );
         assert_eq!("no-export".parse::<Community>(), Ok(Community::NO_EXPORT));
         assert!("65536:1".parse::<Community>().is_err());
         let l: LargeCommunity = "4200000001:1:2".parse().unwrap();
         assert_eq!(l.to_string(), "4200000001:1:2");
         assert!("1:2".parse::<LargeCommunity>().is_err());
-        assert_eq!(ExtendedCommunity::route_target(65000, 7).to_string(), "rt:65000:7");
+        assert_eq!(
+            ExtendedCommunity::route_target(65000, 7).to_string(),
+            "rt:65000:7"
+        );
     }
 
     #[test]

@@ -79,9 +79,7 @@ impl Issue {
     pub fn rule(&self) -> &'static str {
         use super::attr::code;
         match (self.kind, self.type_code) {
-            (IssueKind::TruncatedAttributeHeader | IssueKind::AttributeOverrun, _) => {
-                "RFC 7606 §4"
-            }
+            (IssueKind::TruncatedAttributeHeader | IssueKind::AttributeOverrun, _) => "RFC 7606 §4",
             (IssueKind::Flags(_), _) => "RFC 7606 §3.c",
             (IssueKind::Duplicate, _) => "RFC 7606 §3.g",
             (IssueKind::MissingWellKnown, _) => "RFC 7606 §3.d",
@@ -109,7 +107,10 @@ impl Issue {
     pub fn notification(&self, attrs: &[u8]) -> Notification {
         let attr = || {
             let (s, e) = (usize::from(self.span.0), usize::from(self.span.1));
-            attrs.get(s..e.min(attrs.len())).unwrap_or_default().to_vec()
+            attrs
+                .get(s..e.min(attrs.len()))
+                .unwrap_or_default()
+                .to_vec()
         };
         let (sub, data) = match self.kind {
             IssueKind::TruncatedAttributeHeader
@@ -135,9 +136,11 @@ impl fmt::Display for Issue {
             IssueKind::TruncatedAttributeHeader => {
                 write!(f, "path attributes field ends inside an attribute header")?
             }
-            IssueKind::AttributeOverrun => {
-                write!(f, "{name} ({}) overruns the path attributes field", self.type_code)?
-            }
+            IssueKind::AttributeOverrun => write!(
+                f,
+                "{name} ({}) overruns the path attributes field",
+                self.type_code
+            )?,
             IssueKind::Flags(fl) => write!(
                 f,
                 "{name} ({}) has flags {fl:#04x} with the wrong optional/transitive bits",
@@ -156,9 +159,7 @@ impl fmt::Display for Issue {
                 write!(f, "{name} ({}) appears more than once", self.type_code)?
             }
             IssueKind::MissingWellKnown => write!(f, "well-known mandatory {name} is missing")?,
-            IssueKind::As4FromNewSpeaker => {
-                write!(f, "{name} received on a 4-octet AS session")?
-            }
+            IssueKind::As4FromNewSpeaker => write!(f, "{name} received on a 4-octet AS session")?,
             IssueKind::MalformedAs4 => write!(f, "{name} is malformed")?,
         }
         write!(f, "; {} ({})", self.action, self.rule())
@@ -206,7 +207,11 @@ impl fmt::Display for ResetReason {
             ResetReason::WithdrawnRoutes(e) => write!(f, "withdrawn routes field: {e}"),
             ResetReason::Nlri(e) => write!(f, "NLRI field: {e}"),
             ResetReason::DuplicateMp(t) => {
-                write!(f, "{} appears more than once (RFC 7606 §3.g)", type_name(*t))
+                write!(
+                    f,
+                    "{} appears more than once (RFC 7606 §3.g)",
+                    type_name(*t)
+                )
             }
             ResetReason::Mp(t, e) => write!(f, "{}: {e} (RFC 7606 §5.3)", type_name(*t)),
             ResetReason::MpFlags(t, fl) => write!(

@@ -29,8 +29,13 @@ impl MpNextHop {
     pub fn wire_len(&self) -> usize {
         match self {
             MpNextHop::V4(_) => 4,
-            MpNextHop::V6 { link_local: None, .. } => 16,
-            MpNextHop::V6 { link_local: Some(_), .. } => 32,
+            MpNextHop::V6 {
+                link_local: None, ..
+            } => 16,
+            MpNextHop::V6 {
+                link_local: Some(_),
+                ..
+            } => 32,
         }
     }
 
@@ -57,8 +62,14 @@ impl MpNextHop {
     fn decode(v: &[u8]) -> Option<Self> {
         Some(match v.len() {
             4 => MpNextHop::V4(Ipv4Addr::new(v[0], v[1], v[2], v[3])),
-            16 => MpNextHop::V6 { global: ipv6(&v[..16]), link_local: None },
-            32 => MpNextHop::V6 { global: ipv6(&v[..16]), link_local: Some(ipv6(&v[16..])) },
+            16 => MpNextHop::V6 {
+                global: ipv6(&v[..16]),
+                link_local: None,
+            },
+            32 => MpNextHop::V6 {
+                global: ipv6(&v[..16]),
+                link_local: Some(ipv6(&v[16..])),
+            },
             _ => return None,
         })
     }
@@ -74,8 +85,14 @@ impl fmt::Display for MpNextHop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MpNextHop::V4(a) => write!(f, "{a}"),
-            MpNextHop::V6 { global, link_local: None } => write!(f, "{global}"),
-            MpNextHop::V6 { global, link_local: Some(ll) } => write!(f, "{global} ({ll})"),
+            MpNextHop::V6 {
+                global,
+                link_local: None,
+            } => write!(f, "{global}"),
+            MpNextHop::V6 {
+                global,
+                link_local: Some(ll),
+            } => write!(f, "{global} ({ll})"),
         }
     }
 }
@@ -130,18 +147,29 @@ impl<'a> MpReachView<'a> {
         let family = Family::new(Afi(u16::from_be_bytes([v[0], v[1]])), Safi(v[2]));
         let nh_len = usize::from(v[3]);
         if 4 + nh_len + 1 > v.len() {
-            return Err(MpError::NextHopLength { family, len: nh_len });
+            return Err(MpError::NextHopLength {
+                family,
+                len: nh_len,
+            });
         }
         let next_hop = &v[4..4 + nh_len];
         let nlri = &v[4 + nh_len + 1..];
         let add_path = ctx.add_path.contains(family);
         if let Some(kind) = family.prefix_kind() {
             if !next_hop_len_ok(kind, nh_len) {
-                return Err(MpError::NextHopLength { family, len: nh_len });
+                return Err(MpError::NextHopLength {
+                    family,
+                    len: nh_len,
+                });
             }
             validate_nlri(nlri, kind, add_path).map_err(|error| MpError::Nlri { family, error })?;
         }
-        Ok(MpReachView { family, next_hop, nlri, add_path })
+        Ok(MpReachView {
+            family,
+            next_hop,
+            nlri,
+            add_path,
+        })
     }
 
     /// The family.
@@ -194,7 +222,11 @@ impl<'a> MpUnreachView<'a> {
         if let Some(kind) = family.prefix_kind() {
             validate_nlri(nlri, kind, add_path).map_err(|error| MpError::Nlri { family, error })?;
         }
-        Ok(MpUnreachView { family, nlri, add_path })
+        Ok(MpUnreachView {
+            family,
+            nlri,
+            add_path,
+        })
     }
 
     /// The family.
@@ -277,7 +309,9 @@ mod tests {
                 global: "fd00::1".parse().unwrap(),
                 link_local: Some("fe80::1".parse().unwrap()),
             },
-            nlri: vec![Nlri::new("10.1.0.0/24".parse::<crate::Ipv4Prefix>().unwrap())],
+            nlri: vec![Nlri::new(
+                "10.1.0.0/24".parse::<crate::Ipv4Prefix>().unwrap(),
+            )],
         };
         let ctx = SessionContext::default();
         let mut v = Vec::new();

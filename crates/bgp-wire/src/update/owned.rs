@@ -90,16 +90,27 @@ impl AttributeValue {
         let ip = |c: &[u8]| Ipv4Addr::new(c[0], c[1], c[2], c[3]);
         let agg = |v: &[u8], four: bool| {
             if four {
-                Aggregator { asn: be32(v), address: ip(&v[4..]) }
+                Aggregator {
+                    asn: be32(v),
+                    address: ip(&v[4..]),
+                }
             } else {
-                Aggregator { asn: u32::from(u16::from_be_bytes([v[0], v[1]])), address: ip(&v[2..]) }
+                Aggregator {
+                    asn: u32::from(u16::from_be_bytes([v[0], v[1]])),
+                    address: ip(&v[2..]),
+                }
             }
         };
         let four = ctx.four_octet_as;
-        let raw = || AttributeValue::Raw { type_code, data: v.to_vec() };
+        let raw = || AttributeValue::Raw {
+            type_code,
+            data: v.to_vec(),
+        };
         let path = |v: &[u8], four: bool| {
             let w = if four { 4 } else { 2 };
-            super::aspath::validate_as_path(v, w).ok().map(|_| AsPathView::new(v, four).to_owned())
+            super::aspath::validate_as_path(v, w)
+                .ok()
+                .map(|_| AsPathView::new(v, four).to_owned())
         };
         match (type_code, v.len()) {
             (code::ORIGIN, 1) => Origin::from_u8(v[0]).map_or_else(raw, AttributeValue::Origin),
@@ -110,9 +121,9 @@ impl AttributeValue {
             (code::ATOMIC_AGGREGATE, 0) => AttributeValue::AtomicAggregate,
             (code::AGGREGATOR, 8) if four => AttributeValue::Aggregator(agg(v, true)),
             (code::AGGREGATOR, 6) if !four => AttributeValue::Aggregator(agg(v, false)),
-            (code::COMMUNITIES, n) if n > 0 && n % 4 == 0 => AttributeValue::Communities(
-                v.chunks_exact(4).map(|c| Community(be32(c))).collect(),
-            ),
+            (code::COMMUNITIES, n) if n > 0 && n % 4 == 0 => {
+                AttributeValue::Communities(v.chunks_exact(4).map(|c| Community(be32(c))).collect())
+            }
             (code::ORIGINATOR_ID, 4) => AttributeValue::OriginatorId(ip(v)),
             (code::CLUSTER_LIST, n) if n > 0 && n % 4 == 0 => {
                 AttributeValue::ClusterList(v.chunks_exact(4).map(ip).collect())
@@ -233,8 +244,8 @@ impl PathAttribute {
     /// An attribute with the standard flags for its type (optional transitive for
     /// unknown ones).
     pub fn new(value: AttributeValue) -> Self {
-        let flags = expected_flags(value.type_code())
-            .unwrap_or(flags::OPTIONAL | flags::TRANSITIVE);
+        let flags =
+            expected_flags(value.type_code()).unwrap_or(flags::OPTIONAL | flags::TRANSITIVE);
         PathAttribute { flags, value }
     }
 
@@ -346,7 +357,10 @@ impl UpdateMessage {
         let len = out.len() - start;
         if len > ctx.max_message_len() {
             out.truncate(start);
-            return Err(EncodeError { len, max: ctx.max_message_len() });
+            return Err(EncodeError {
+                len,
+                max: ctx.max_message_len(),
+            });
         }
         out[wl_at..wl_at + 2].copy_from_slice(&(wlen as u16).to_be_bytes());
         out[al_at..al_at + 2].copy_from_slice(&(alen as u16).to_be_bytes());

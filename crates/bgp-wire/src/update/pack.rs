@@ -20,12 +20,18 @@ pub struct UpdatePacker {
 impl UpdatePacker {
     /// A packer for the session's send context.
     pub fn new(ctx: SessionContext) -> Self {
-        UpdatePacker { ctx, max: ctx.max_message_len() }
+        UpdatePacker {
+            ctx,
+            max: ctx.max_message_len(),
+        }
     }
 
     /// A packer with a smaller maximum message size (for tests and MTU-conscious peers).
     pub fn with_max_len(ctx: SessionContext, max: usize) -> Self {
-        UpdatePacker { ctx, max: max.clamp(HEADER_LEN + 4 + 64, ctx.max_message_len()) }
+        UpdatePacker {
+            ctx,
+            max: max.clamp(HEADER_LEN + 4 + 64, ctx.max_message_len()),
+        }
     }
 
     /// Appends UPDATEs announcing IPv4 unicast `prefixes` in the NLRI field with the
@@ -39,7 +45,10 @@ impl UpdatePacker {
     ) -> Result<usize, EncodeError> {
         let fixed = HEADER_LEN + 4 + attributes.len();
         if fixed + 6 > self.max {
-            return Err(EncodeError { len: fixed, max: self.max });
+            return Err(EncodeError {
+                len: fixed,
+                max: self.max,
+            });
         }
         let add_path = self.ctx.add_path.contains(Family::IPV4_UNICAST);
         let mut count = 0;
@@ -99,7 +108,10 @@ impl UpdatePacker {
         head.push(0);
         let fixed = HEADER_LEN + 4 + 4 + head.len() + attributes.len();
         if fixed + 17 > self.max {
-            return Err(EncodeError { len: fixed, max: self.max });
+            return Err(EncodeError {
+                len: fixed,
+                max: self.max,
+            });
         }
         let add_path = self.ctx.add_path.contains(family);
         let mut count = 0;

@@ -116,7 +116,9 @@ impl<'a> Update<'a> {
             *body.first_chunk::<2>().ok_or_else(lengths_err)?,
         ));
         let rest = body.get(2 + wlen..).ok_or_else(lengths_err)?;
-        let alen = usize::from(u16::from_be_bytes(*rest.first_chunk::<2>().ok_or_else(lengths_err)?));
+        let alen = usize::from(u16::from_be_bytes(
+            *rest.first_chunk::<2>().ok_or_else(lengths_err)?,
+        ));
         let withdrawn = &body[2..2 + wlen];
         let attrs = rest.get(2..2 + alen).ok_or_else(lengths_err)?;
         let nlri = &rest[2 + alen..];
@@ -163,7 +165,13 @@ impl<'a> Update<'a> {
             }
             if rem.len() < hdr {
                 let t = rem.get(1).copied().unwrap_or(0);
-                self.issue(t, IssueKind::TruncatedAttributeHeader, Action::TreatAsWithdraw, pos, attrs.len());
+                self.issue(
+                    t,
+                    IssueKind::TruncatedAttributeHeader,
+                    Action::TreatAsWithdraw,
+                    pos,
+                    attrs.len(),
+                );
                 break;
             }
             let (fl, t) = (rem[0], rem[1]);
@@ -173,7 +181,13 @@ impl<'a> Update<'a> {
                 usize::from(rem[2])
             };
             if hdr + len > rem.len() {
-                self.issue(t, IssueKind::AttributeOverrun, Action::TreatAsWithdraw, pos, attrs.len());
+                self.issue(
+                    t,
+                    IssueKind::AttributeOverrun,
+                    Action::TreatAsWithdraw,
+                    pos,
+                    attrs.len(),
+                );
                 break;
             }
             let start = pos;
@@ -186,7 +200,13 @@ impl<'a> Update<'a> {
                         notification: Notification::new(codes::UPDATE_MESSAGE, 1, vec![]),
                     });
                 }
-                self.issue(t, IssueKind::Duplicate, Action::AttributeDiscard, start, pos);
+                self.issue(
+                    t,
+                    IssueKind::Duplicate,
+                    Action::AttributeDiscard,
+                    start,
+                    pos,
+                );
                 continue;
             }
             self.check(fl, t, value, start, pos, hdr)?;
@@ -195,8 +215,16 @@ impl<'a> Update<'a> {
     }
 
     fn issue(&mut self, t: u8, kind: IssueKind, action: Action, start: usize, end: usize) {
-        let span = (start.min(u16::MAX.into()) as u16, end.min(u16::MAX.into()) as u16);
-        self.issues.push(Issue { type_code: t, kind, action, span });
+        let span = (
+            start.min(u16::MAX.into()) as u16,
+            end.min(u16::MAX.into()) as u16,
+        );
+        self.issues.push(Issue {
+            type_code: t,
+            kind,
+            action,
+            span,
+        });
         if action == Action::AttributeDiscard && kind != IssueKind::Duplicate {
             self.discarded.insert(t);
         }
@@ -327,8 +355,10 @@ impl<'a> Update<'a> {
         }
         let slot = slot_of(t);
         if slot != NONE {
-            self.slots[usize::from(slot)] =
-                Slot { start: (start + hdr) as u16, len: len as u16 };
+            self.slots[usize::from(slot)] = Slot {
+                start: (start + hdr) as u16,
+                len: len as u16,
+            };
             self.present |= 1 << slot;
         }
         if t == code::IPV6_EXTENDED_COMMUNITIES {
@@ -340,8 +370,8 @@ impl<'a> Update<'a> {
     /// Applies the checks that need the whole message: missing mandatory attributes
     /// (RFC 7606 §3.d) and errors without reachable NLRI (§5.2).
     fn finish(&mut self, seen: &TypeSet) -> Result<(), UpdateError> {
-        let reachable = !self.nlri.is_empty()
-            || self.mp_reach.is_some_and(|m| !m.nlri_bytes().is_empty());
+        let reachable =
+            !self.nlri.is_empty() || self.mp_reach.is_some_and(|m| !m.nlri_bytes().is_empty());
         if reachable {
             let mut mandatory = [code::ORIGIN, code::AS_PATH, 0];
             if !self.nlri.is_empty() {
@@ -349,7 +379,13 @@ impl<'a> Update<'a> {
             }
             for t in mandatory.into_iter().filter(|&t| t != 0) {
                 if !seen.contains(t) {
-                    self.issue(t, IssueKind::MissingWellKnown, Action::TreatAsWithdraw, 0, 0);
+                    self.issue(
+                        t,
+                        IssueKind::MissingWellKnown,
+                        Action::TreatAsWithdraw,
+                        0,
+                        0,
+                    );
                 }
             }
         } else {
@@ -375,7 +411,8 @@ impl<'a> Update<'a> {
             return None;
         }
         let Slot { start, len } = self.slots[usize::from(s)];
-        self.attrs.get(usize::from(start)..usize::from(start) + usize::from(len))
+        self.attrs
+            .get(usize::from(start)..usize::from(start) + usize::from(len))
     }
 
     /// What RFC 7606 says to do with this UPDATE's routes.
@@ -405,7 +442,11 @@ impl<'a> Update<'a> {
 
     /// The IPv4 unicast NLRI field.
     pub fn nlri(&self) -> NlriIter<'a> {
-        NlriIter::new(self.nlri, PrefixKind::V4, self.ctx.add_path.contains(Family::IPV4_UNICAST))
+        NlriIter::new(
+            self.nlri,
+            PrefixKind::V4,
+            self.ctx.add_path.contains(Family::IPV4_UNICAST),
+        )
     }
 
     /// MP_REACH_NLRI, if present.
@@ -467,7 +508,8 @@ impl<'a> Update<'a> {
 
     /// AS_PATH, with the AS width of the session.
     pub fn as_path(&self) -> Option<AsPathView<'a>> {
-        self.slot(code::AS_PATH).map(|v| AsPathView::new(v, self.ctx.four_octet_as))
+        self.slot(code::AS_PATH)
+            .map(|v| AsPathView::new(v, self.ctx.four_octet_as))
     }
 
     /// AS4_PATH (only ever present on 2-octet AS sessions, RFC 6793 §6).
@@ -477,7 +519,8 @@ impl<'a> Update<'a> {
 
     /// NEXT_HOP.
     pub fn next_hop(&self) -> Option<Ipv4Addr> {
-        self.slot(code::NEXT_HOP).map(|v| Ipv4Addr::new(v[0], v[1], v[2], v[3]))
+        self.slot(code::NEXT_HOP)
+            .map(|v| Ipv4Addr::new(v[0], v[1], v[2], v[3]))
     }
 
     /// MULTI_EXIT_DISC.
@@ -497,7 +540,8 @@ impl<'a> Update<'a> {
 
     /// AGGREGATOR, with the AS width of the session.
     pub fn aggregator(&self) -> Option<Aggregator> {
-        self.slot(code::AGGREGATOR).map(|v| aggregator(v, self.ctx.four_octet_as))
+        self.slot(code::AGGREGATOR)
+            .map(|v| aggregator(v, self.ctx.four_octet_as))
     }
 
     /// AS4_AGGREGATOR (only on 2-octet AS sessions).
@@ -515,7 +559,8 @@ impl<'a> Update<'a> {
 
     /// ORIGINATOR_ID.
     pub fn originator_id(&self) -> Option<Ipv4Addr> {
-        self.slot(code::ORIGINATOR_ID).map(|v| Ipv4Addr::new(v[0], v[1], v[2], v[3]))
+        self.slot(code::ORIGINATOR_ID)
+            .map(|v| Ipv4Addr::new(v[0], v[1], v[2], v[3]))
     }
 
     /// CLUSTER_LIST.
@@ -528,18 +573,26 @@ impl<'a> Update<'a> {
 
     /// EXTENDED_COMMUNITIES.
     pub fn extended_communities(&self) -> impl Iterator<Item = ExtendedCommunity> + 'a {
-        self.slot(code::EXTENDED_COMMUNITIES).unwrap_or_default().chunks_exact(8).map(|c| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(c);
-            ExtendedCommunity(b)
-        })
+        self.slot(code::EXTENDED_COMMUNITIES)
+            .unwrap_or_default()
+            .chunks_exact(8)
+            .map(|c| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(c);
+                ExtendedCommunity(b)
+            })
     }
 
     /// LARGE_COMMUNITY.
     pub fn large_communities(&self) -> impl Iterator<Item = LargeCommunity> + 'a {
-        self.slot(code::LARGE_COMMUNITIES).unwrap_or_default().chunks_exact(12).map(|c| {
-            LargeCommunity { global: be32(&c[..4]), local1: be32(&c[4..8]), local2: be32(&c[8..]) }
-        })
+        self.slot(code::LARGE_COMMUNITIES)
+            .unwrap_or_default()
+            .chunks_exact(12)
+            .map(|c| LargeCommunity {
+                global: be32(&c[..4]),
+                local1: be32(&c[4..8]),
+                local2: be32(&c[8..]),
+            })
     }
 
     /// Whether attributes this codec does not interpret are present (they are reachable
@@ -572,7 +625,10 @@ fn be32(v: &[u8]) -> u32 {
 
 fn aggregator(v: &[u8], four: bool) -> Aggregator {
     if four {
-        Aggregator { asn: be32(v), address: Ipv4Addr::new(v[4], v[5], v[6], v[7]) }
+        Aggregator {
+            asn: be32(v),
+            address: Ipv4Addr::new(v[4], v[5], v[6], v[7]),
+        }
     } else {
         Aggregator {
             asn: u32::from(u16::from_be_bytes([v[0], v[1]])),
@@ -619,7 +675,11 @@ impl<'a> Iterator for RawAttributes<'a> {
             self.data = &d[hdr + len..];
             let (fl, t) = (d[0], d[1]);
             if self.seen.insert(t) && !self.discarded.contains(t) {
-                return Some(RawAttribute { flags: fl, type_code: t, value });
+                return Some(RawAttribute {
+                    flags: fl,
+                    type_code: t,
+                    value,
+                });
             }
         }
     }
