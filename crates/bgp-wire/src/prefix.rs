@@ -18,6 +18,7 @@ pub struct Ipv4Prefix {
 
 impl Ipv4Prefix {
     /// Builds a prefix, clearing host bits; `None` if `len > 32`.
+    #[inline]
     pub fn new(addr: Ipv4Addr, len: u8) -> Option<Self> {
         (len <= 32).then(|| Ipv4Prefix {
             addr: u32::from(addr) & mask4(len),
@@ -26,42 +27,46 @@ impl Ipv4Prefix {
     }
 
     /// The network address.
+    #[inline]
     pub fn addr(self) -> Ipv4Addr {
         Ipv4Addr::from(self.addr)
     }
 
     /// The network address as a host-order integer.
+    #[inline]
     pub fn addr_bits(self) -> u32 {
         self.addr
     }
 
     /// The prefix length.
+    #[inline]
     pub fn prefix_len(self) -> u8 {
         self.len
     }
 
     /// Whether this is the default route `0.0.0.0/0`.
+    #[inline]
     pub fn is_default(self) -> bool {
         self.len == 0
     }
 
     /// Whether `other` lies inside this prefix (or equals it).
+    #[inline]
     pub fn contains(self, other: Ipv4Prefix) -> bool {
         other.len >= self.len && other.addr & mask4(self.len) == self.addr
     }
 
     /// Whether the address lies inside this prefix.
+    #[inline]
     pub fn contains_addr(self, addr: Ipv4Addr) -> bool {
         u32::from(addr) & mask4(self.len) == self.addr
     }
 }
 
+#[inline]
 fn mask4(len: u8) -> u32 {
-    if len == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(len.min(32)))
-    }
+    // Branch-free: a 64-bit shift by 32 - len leaves the top `len` bits of the low word.
+    (u64::MAX << (32 - u32::from(len.min(32)))) as u32
 }
 
 fn mask6(len: u8) -> u128 {
@@ -81,6 +86,7 @@ pub struct Ipv6Prefix {
 
 impl Ipv6Prefix {
     /// Builds a prefix, clearing host bits; `None` if `len > 128`.
+    #[inline]
     pub fn new(addr: Ipv6Addr, len: u8) -> Option<Self> {
         (len <= 128).then(|| Ipv6Prefix {
             addr: (u128::from(addr) & mask6(len)).to_be_bytes(),
@@ -89,27 +95,32 @@ impl Ipv6Prefix {
     }
 
     /// The network address.
+    #[inline]
     pub fn addr(self) -> Ipv6Addr {
         Ipv6Addr::from(self.addr)
     }
 
     /// The prefix length.
+    #[inline]
     pub fn prefix_len(self) -> u8 {
         self.len
     }
 
     /// Whether this is the default route `::/0`.
+    #[inline]
     pub fn is_default(self) -> bool {
         self.len == 0
     }
 
     /// Whether `other` lies inside this prefix (or equals it).
+    #[inline]
     pub fn contains(self, other: Ipv6Prefix) -> bool {
         other.len >= self.len
             && u128::from_be_bytes(other.addr) & mask6(self.len) == u128::from_be_bytes(self.addr)
     }
 
     /// Whether the address lies inside this prefix.
+    #[inline]
     pub fn contains_addr(self, addr: Ipv6Addr) -> bool {
         u128::from(addr) & mask6(self.len) == u128::from_be_bytes(self.addr)
     }
@@ -126,6 +137,7 @@ pub enum Prefix {
 
 impl Prefix {
     /// Builds a prefix from any address; `None` if the length is too long.
+    #[inline]
     pub fn new(addr: IpAddr, len: u8) -> Option<Self> {
         match addr {
             IpAddr::V4(a) => Ipv4Prefix::new(a, len).map(Prefix::V4),
@@ -134,6 +146,7 @@ impl Prefix {
     }
 
     /// The network address.
+    #[inline]
     pub fn addr(self) -> IpAddr {
         match self {
             Prefix::V4(p) => IpAddr::V4(p.addr()),
@@ -142,6 +155,7 @@ impl Prefix {
     }
 
     /// The prefix length.
+    #[inline]
     pub fn prefix_len(self) -> u8 {
         match self {
             Prefix::V4(p) => p.prefix_len(),
@@ -150,6 +164,7 @@ impl Prefix {
     }
 
     /// Whether this is IPv4 or IPv6.
+    #[inline]
     pub fn kind(self) -> PrefixKind {
         match self {
             Prefix::V4(_) => PrefixKind::V4,
@@ -158,6 +173,7 @@ impl Prefix {
     }
 
     /// Whether `other` is inside this prefix (same family, equal or longer).
+    #[inline]
     pub fn contains(self, other: Prefix) -> bool {
         match (self, other) {
             (Prefix::V4(a), Prefix::V4(b)) => a.contains(b),
@@ -167,6 +183,7 @@ impl Prefix {
     }
 
     /// Whether the address is inside this prefix.
+    #[inline]
     pub fn contains_addr(self, addr: IpAddr) -> bool {
         match (self, addr) {
             (Prefix::V4(p), IpAddr::V4(a)) => p.contains_addr(a),
@@ -353,30 +370,46 @@ pub enum NlriError {
 
 /// Checks the syntax of an NLRI (or withdrawn routes) field and counts its entries.
 pub fn validate_nlri(data: &[u8], kind: PrefixKind, add_path: bool) -> Result<usize, NlriError> {
+    // Hot path: one pass whose only serial dependency is the position; a bad length is
+    // only noted, and the precise error is found again on the cold path.
     let max = kind.max_len();
-    let mut pos = 0;
-    let mut count = 0;
     let id_len = if add_path { 4 } else { 0 };
+    let (mut pos, mut count, mut too_long) = (0usize, 0usize, false);
+    while pos + id_len < data.len() {
+        let len = data[pos + id_len];
+        too_long |= len > max;
+        pos += id_len + 1 + ((usize::from(len) + 7) >> 3);
+        count += 1;
+    }
+    if too_long || pos != data.len() {
+        return Err(nlri_error(data, max, id_len));
+    }
+    Ok(count)
+}
+
+#[cold]
+fn nlri_error(data: &[u8], max: u8, id_len: usize) -> NlriError {
+    let mut pos = 0;
     while pos < data.len() {
         let len_at = pos + id_len;
         let Some(&len) = data.get(len_at) else {
-            return Err(NlriError::Truncated { offset: pos });
+            return NlriError::Truncated { offset: pos };
         };
         if len > max {
-            return Err(NlriError::LengthTooLong {
+            return NlriError::LengthTooLong {
                 len,
                 max,
                 offset: pos,
-            });
+            };
         }
         let end = len_at + 1 + usize::from(len).div_ceil(8);
         if end > data.len() {
-            return Err(NlriError::Truncated { offset: pos });
+            return NlriError::Truncated { offset: pos };
         }
         pos = end;
-        count += 1;
     }
-    Ok(count)
+    // Unreachable for data the hot path refused; report the end as truncated.
+    NlriError::Truncated { offset: pos }
 }
 
 /// Iterator over an NLRI field that was validated with [`validate_nlri`].
@@ -392,6 +425,7 @@ pub struct NlriIter<'a> {
 
 impl<'a> NlriIter<'a> {
     /// Iterates `data` as prefixes of `kind`, with path identifiers if `add_path`.
+    #[inline]
     pub fn new(data: &'a [u8], kind: PrefixKind, add_path: bool) -> Self {
         NlriIter {
             data,
@@ -401,6 +435,7 @@ impl<'a> NlriIter<'a> {
     }
 
     /// An iterator that yields nothing.
+    #[inline]
     pub fn empty() -> Self {
         NlriIter {
             data: &[],
@@ -410,11 +445,13 @@ impl<'a> NlriIter<'a> {
     }
 
     /// The remaining raw bytes.
+    #[inline]
     pub fn as_bytes(&self) -> &'a [u8] {
         self.data
     }
 
     /// Whether there are no more entries.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.data.is_empty()
     }
@@ -451,10 +488,18 @@ impl Iterator for NlriIter<'_> {
                     self.data = &[];
                     return None;
                 }
-                let mut a = [0u8; 4];
-                a[..n].copy_from_slice(bytes);
+                // Read a whole word when the field has room (the usual case inside a
+                // message) and mask: cheaper than a variable-length copy.
+                let word = match d.get(1..5) {
+                    Some(w) => u32::from_be_bytes([w[0], w[1], w[2], w[3]]),
+                    None => {
+                        let mut a = [0u8; 4];
+                        a[..n].copy_from_slice(bytes);
+                        u32::from_be_bytes(a)
+                    }
+                };
                 Prefix::V4(Ipv4Prefix {
-                    addr: u32::from_be_bytes(a) & mask4(len),
+                    addr: word & mask4(len),
                     len,
                 })
             }
@@ -463,9 +508,19 @@ impl Iterator for NlriIter<'_> {
                     self.data = &[];
                     return None;
                 }
-                let mut a = [0u8; 16];
-                a[..n].copy_from_slice(bytes);
-                let bits = u128::from_be_bytes(a) & mask6(len);
+                let word = match d.get(1..17) {
+                    Some(w) => {
+                        let mut a = [0u8; 16];
+                        a.copy_from_slice(w);
+                        u128::from_be_bytes(a)
+                    }
+                    None => {
+                        let mut a = [0u8; 16];
+                        a[..n].copy_from_slice(bytes);
+                        u128::from_be_bytes(a)
+                    }
+                };
+                let bits = word & mask6(len);
                 Prefix::V6(Ipv6Prefix {
                     addr: bits.to_be_bytes(),
                     len,

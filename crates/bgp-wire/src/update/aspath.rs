@@ -21,6 +21,7 @@ pub enum SegmentType {
 
 impl SegmentType {
     /// Maps the wire value.
+    #[inline]
     pub fn from_u8(v: u8) -> Option<Self> {
         Some(match v {
             1 => SegmentType::Set,
@@ -32,12 +33,14 @@ impl SegmentType {
     }
 
     /// Whether this is a confederation segment.
+    #[inline]
     pub fn is_confed(self) -> bool {
         matches!(self, SegmentType::ConfedSequence | SegmentType::ConfedSet)
     }
 
     /// How many hops a segment of `n` ASes adds to the path length of the decision
     /// process (RFC 4271 §9.1.2.2: a set counts one; RFC 5065 §5.3: confed segments none).
+    #[inline]
     pub fn path_len(self, n: usize) -> usize {
         match self {
             SegmentType::Sequence => n,
@@ -81,6 +84,7 @@ impl AsPath {
     }
 
     /// Path length for the decision process.
+    #[inline]
     pub fn path_len(&self) -> usize {
         self.segments
             .iter()
@@ -89,11 +93,13 @@ impl AsPath {
     }
 
     /// Whether `asn` occurs anywhere in the path.
+    #[inline]
     pub fn contains(&self, asn: u32) -> bool {
         self.segments.iter().any(|s| s.asns.contains(&asn))
     }
 
     /// Prepends `asn` to the leading AS_SEQUENCE, or adds one (RFC 4271 §5.1.2).
+    #[inline]
     pub fn prepend(&mut self, asn: u32, times: usize) {
         match self.segments.first_mut() {
             Some(s) if s.kind == SegmentType::Sequence => {
@@ -111,6 +117,7 @@ impl AsPath {
 
     /// Appends the wire form with 2- or 4-octet AS numbers, splitting segments longer than
     /// 255 ASes. In 2-octet form, ASes above 65535 are written as AS_TRANS (RFC 6793 §4.2.2).
+    #[inline]
     pub fn encode(&self, four_octet: bool, out: &mut Vec<u8>) {
         for s in &self.segments {
             for chunk in s.asns.chunks(255) {
@@ -129,6 +136,7 @@ impl AsPath {
     }
 
     /// Whether any AS needs 4 octets (so a 2-octet session must also carry AS4_PATH).
+    #[inline]
     pub fn needs_as4(&self) -> bool {
         self.segments
             .iter()
@@ -137,6 +145,7 @@ impl AsPath {
 
     /// The AS4_PATH to send beside a 2-octet AS_PATH (RFC 6793 §4.2.2): the path without
     /// confederation segments, or `None` when every AS fits 2 octets.
+    #[inline]
     pub fn as4_path_for_old_speaker(&self) -> Option<AsPath> {
         if !self.needs_as4() {
             return None;
@@ -154,6 +163,7 @@ impl AsPath {
     /// Reconstructs the true path from a 2-octet AS_PATH and an AS4_PATH received from an
     /// OLD speaker (RFC 6793 §4.2.3). Confederation segments of the AS4_PATH are dropped
     /// (RFC 6793 §6); if the AS4_PATH is longer than the AS_PATH it is ignored.
+    #[inline]
     pub fn merge_as4(as_path: &AsPath, as4_path: &AsPath) -> AsPath {
         let as4 = AsPath {
             segments: as4_path
@@ -283,6 +293,7 @@ pub struct AsPathView<'a> {
 
 impl<'a> AsPathView<'a> {
     /// Wraps bytes that passed [`validate_as_path`] with the same width.
+    #[inline]
     pub(crate) fn new(data: &'a [u8], four_octet: bool) -> Self {
         AsPathView {
             data,
@@ -291,16 +302,19 @@ impl<'a> AsPathView<'a> {
     }
 
     /// The raw attribute value.
+    #[inline]
     pub fn as_bytes(&self) -> &'a [u8] {
         self.data
     }
 
     /// Whether AS numbers are 4 octets wide.
+    #[inline]
     pub fn is_four_octet(&self) -> bool {
         self.width == 4
     }
 
     /// The segments.
+    #[inline]
     pub fn segments(&self) -> SegmentIter<'a> {
         SegmentIter {
             data: self.data,
@@ -309,11 +323,13 @@ impl<'a> AsPathView<'a> {
     }
 
     /// Path length for the decision process.
+    #[inline]
     pub fn path_len(&self) -> usize {
         self.segments().map(|s| s.kind.path_len(s.len())).sum()
     }
 
     /// The first AS of the path (the neighbor AS, for eBGP), if it starts with a sequence.
+    #[inline]
     pub fn first_as(&self) -> Option<u32> {
         let s = self.segments().next()?;
         (s.kind == SegmentType::Sequence)
@@ -322,6 +338,7 @@ impl<'a> AsPathView<'a> {
     }
 
     /// Whether `asn` occurs in the path, and how many times.
+    #[inline]
     pub fn count(&self, asn: u32) -> usize {
         self.segments()
             .map(|s| s.asns().filter(|&a| a == asn).count())
@@ -329,11 +346,13 @@ impl<'a> AsPathView<'a> {
     }
 
     /// Whether the path is empty (locally originated in iBGP).
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.data.is_empty()
     }
 
     /// An owned copy.
+    #[inline]
     pub fn to_owned(&self) -> AsPath {
         AsPath {
             segments: self
@@ -365,11 +384,13 @@ pub struct SegmentView<'a> {
 
 impl<'a> SegmentView<'a> {
     /// Number of ASes.
+    #[inline]
     pub fn len(&self) -> usize {
         self.data.len() / self.width
     }
 
     /// Whether the segment is empty (never true for validated input).
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.data.is_empty()
     }

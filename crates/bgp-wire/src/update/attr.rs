@@ -56,7 +56,7 @@ pub mod flags {
 
 /// The Optional and Transitive bits a known attribute must carry, or `None` for codes this
 /// codec does not know (RFC 7606 §3.c).
-pub fn expected_flags(type_code: u8) -> Option<u8> {
+pub const fn expected_flags(type_code: u8) -> Option<u8> {
     use flags::{OPTIONAL as O, TRANSITIVE as T};
     Some(match type_code {
         code::ORIGIN | code::AS_PATH | code::NEXT_HOP | code::LOCAL_PREF => T,

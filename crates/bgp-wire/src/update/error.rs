@@ -41,7 +41,7 @@ pub enum IssueKind {
     /// Optional/Transitive bits disagree with the attribute's definition (RFC 7606 §3.c).
     Flags(u8),
     /// Wrong length for the attribute (RFC 7606 §7).
-    Length(usize),
+    Length(u16),
     /// ORIGIN value other than 0, 1, 2 (RFC 7606 §7.1).
     InvalidOrigin(u8),
     /// Malformed AS_PATH (RFC 7606 §7.2).

@@ -26,6 +26,7 @@ pub enum MpNextHop {
 
 impl MpNextHop {
     /// Octets on the wire.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         match self {
             MpNextHop::V4(_) => 4,
@@ -40,6 +41,7 @@ impl MpNextHop {
     }
 
     /// The address a route should be forwarded to: the global one, or the IPv4 one.
+    #[inline]
     pub fn addr(&self) -> IpAddr {
         match self {
             MpNextHop::V4(a) => IpAddr::V4(*a),
@@ -140,6 +142,7 @@ pub struct MpReachView<'a> {
 
 impl<'a> MpReachView<'a> {
     /// Validates an MP_REACH_NLRI value.
+    #[inline]
     pub(crate) fn parse(v: &'a [u8], ctx: &SessionContext) -> Result<Self, MpError> {
         if v.len() < 5 {
             return Err(MpError::TooShort(v.len()));
@@ -172,23 +175,40 @@ impl<'a> MpReachView<'a> {
         })
     }
 
+    /// Rebuilds the view of a value that [`parse`](Self::parse) accepted, in O(1).
+    #[inline]
+    pub(crate) fn validated(v: &'a [u8], ctx: &SessionContext) -> Self {
+        let family = Family::new(Afi(u16::from_be_bytes([v[0], v[1]])), Safi(v[2]));
+        let nh_len = usize::from(v[3]);
+        MpReachView {
+            family,
+            next_hop: &v[4..4 + nh_len],
+            nlri: &v[5 + nh_len..],
+            add_path: ctx.add_path.contains(family),
+        }
+    }
+
     /// The family.
+    #[inline]
     pub fn family(&self) -> Family {
         self.family
     }
 
     /// The next hop, for the families the codec understands.
+    #[inline]
     pub fn next_hop(&self) -> Option<MpNextHop> {
         self.family.prefix_kind()?;
         MpNextHop::decode(self.next_hop)
     }
 
     /// The raw next hop octets.
+    #[inline]
     pub fn next_hop_bytes(&self) -> &'a [u8] {
         self.next_hop
     }
 
     /// The announced prefixes (empty for families the codec does not understand).
+    #[inline]
     pub fn nlri(&self) -> NlriIter<'a> {
         match self.family.prefix_kind() {
             Some(k) => NlriIter::new(self.nlri, k, self.add_path),
@@ -197,6 +217,7 @@ impl<'a> MpReachView<'a> {
     }
 
     /// The raw NLRI octets.
+    #[inline]
     pub fn nlri_bytes(&self) -> &'a [u8] {
         self.nlri
     }
@@ -212,6 +233,7 @@ pub struct MpUnreachView<'a> {
 
 impl<'a> MpUnreachView<'a> {
     /// Validates an MP_UNREACH_NLRI value.
+    #[inline]
     pub(crate) fn parse(v: &'a [u8], ctx: &SessionContext) -> Result<Self, MpError> {
         if v.len() < 3 {
             return Err(MpError::TooShort(v.len()));
@@ -229,12 +251,25 @@ impl<'a> MpUnreachView<'a> {
         })
     }
 
+    /// Rebuilds the view of a value that [`parse`](Self::parse) accepted, in O(1).
+    #[inline]
+    pub(crate) fn validated(v: &'a [u8], ctx: &SessionContext) -> Self {
+        let family = Family::new(Afi(u16::from_be_bytes([v[0], v[1]])), Safi(v[2]));
+        MpUnreachView {
+            family,
+            nlri: &v[3..],
+            add_path: ctx.add_path.contains(family),
+        }
+    }
+
     /// The family.
+    #[inline]
     pub fn family(&self) -> Family {
         self.family
     }
 
     /// The withdrawn prefixes (empty for families the codec does not understand).
+    #[inline]
     pub fn withdrawn(&self) -> NlriIter<'a> {
         match self.family.prefix_kind() {
             Some(k) => NlriIter::new(self.nlri, k, self.add_path),
@@ -243,6 +278,7 @@ impl<'a> MpUnreachView<'a> {
     }
 
     /// The raw NLRI octets.
+    #[inline]
     pub fn nlri_bytes(&self) -> &'a [u8] {
         self.nlri
     }
@@ -262,6 +298,7 @@ pub struct MpReach {
 
 impl MpReach {
     /// Appends the attribute value.
+    #[inline]
     pub fn encode_value(&self, ctx: &SessionContext, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.family.afi.0.to_be_bytes());
         out.push(self.family.safi.0);
@@ -287,6 +324,7 @@ pub struct MpUnreach {
 
 impl MpUnreach {
     /// Appends the attribute value.
+    #[inline]
     pub fn encode_value(&self, ctx: &SessionContext, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.family.afi.0.to_be_bytes());
         out.push(self.family.safi.0);
