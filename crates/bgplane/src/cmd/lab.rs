@@ -1,14 +1,9 @@
-//! `bgplane lab` (issue #5).
+//! `bgplane lab` (issue #5): a thin adapter to the `lab` crate.
 
 /// Arguments of `bgplane lab`.
-#[derive(Debug, clap::Args)]
-pub(crate) struct Args {
-    /// Arguments, reserved until the subcommand lands.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
-}
+pub(crate) type Args = lab::Args;
 
-/// Runs the subcommand.
-pub(crate) fn run(_args: Args) -> anyhow::Result<()> {
-    Err(super::not_yet("lab", 5))
+/// Runs the subcommand; node supervisors re-invoke this binary as `bgplane lab __node …`.
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    lab::run(args, lab::SelfExe::current(&["lab"])?)
 }
