@@ -1,6 +1,8 @@
 //! What a session negotiated, as far as the byte format is concerned.
 
-use crate::family::FamilySet;
+use crate::capability::{AddPathFamily, Capability};
+use crate::family::{Family, FamilySet};
+use crate::open::Open;
 
 /// Largest BGP message without the extended message capability (RFC 4271 §4.1).
 pub const MAX_MESSAGE_LEN: usize = 4096;
@@ -53,5 +55,99 @@ impl SessionContext {
         } else {
             MAX_MESSAGE_LEN
         }
+    }
+}
+
+impl SessionContext {
+    /// The receive and send contexts that follow from the OPEN a speaker `sent` and the one
+    /// it `received` (RFC 6793 §4, RFC 7911 §4, RFC 8654 §3). `external` says whether the
+    /// session is eBGP.
+    ///
+    /// ADD-PATH: we receive path identifiers for a family when we announced Receive and the
+    /// peer announced Send; we send them when we announced Send and the peer Receive.
+    pub fn negotiate(sent: &Open, received: &Open, external: bool) -> (Self, Self) {
+        let has = |o: &Open, f: fn(&Capability) -> bool| o.capabilities().any(f);
+        let four = has(sent, |c| matches!(c, Capability::FourOctetAs(_)))
+            && has(received, |c| matches!(c, Capability::FourOctetAs(_)));
+        let ext = has(sent, |c| matches!(c, Capability::ExtendedMessage))
+            && has(received, |c| matches!(c, Capability::ExtendedMessage));
+        let add_path = |o: &Open| -> Vec<AddPathFamily> {
+            o.capabilities()
+                .filter_map(|c| match c {
+                    Capability::AddPath(v) => Some(v.clone()),
+                    _ => None,
+                })
+                .flatten()
+                .collect()
+        };
+        let (ours, theirs) = (add_path(sent), add_path(received));
+        let mode =
+            |list: &[AddPathFamily], f: Family| list.iter().find(|e| e.family == f).map(|e| e.mode);
+        let (mut rx, mut tx) = (FamilySet::EMPTY, FamilySet::EMPTY);
+        for e in &ours {
+            let Some(peer) = mode(&theirs, e.family) else {
+                continue;
+            };
+            if e.mode.can_receive() && peer.can_send() {
+                rx.insert(e.family);
+            }
+            if e.mode.can_send() && peer.can_receive() {
+                tx.insert(e.family);
+            }
+        }
+        let base = SessionContext {
+            four_octet_as: four,
+            extended_message: ext,
+            external,
+            ..Default::default()
+        };
+        (
+            SessionContext {
+                add_path: rx,
+                ..base
+            },
+            SessionContext {
+                add_path: tx,
+                ..base
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capability::AddPathMode;
+    use std::net::Ipv4Addr;
+
+    fn open(caps: Vec<Capability>) -> Open {
+        Open::new(65001, 90, Ipv4Addr::new(10, 0, 0, 1), caps)
+    }
+
+    #[test]
+    fn negotiation_needs_both_sides_and_add_path_is_directional() {
+        let ap = |m| {
+            Capability::AddPath(vec![AddPathFamily {
+                family: Family::IPV4_UNICAST,
+                mode: m,
+            }])
+        };
+        let a = open(vec![
+            Capability::FourOctetAs(65001),
+            Capability::ExtendedMessage,
+            ap(AddPathMode::RECEIVE),
+        ]);
+        let b = open(vec![Capability::FourOctetAs(65002), ap(AddPathMode::BOTH)]);
+        let (rx, tx) = SessionContext::negotiate(&a, &b, true);
+        assert!(rx.four_octet_as && tx.four_octet_as);
+        assert!(
+            !rx.extended_message,
+            "only one side announced extended messages"
+        );
+        assert!(rx.add_path.contains(Family::IPV4_UNICAST));
+        assert!(!tx.add_path.contains(Family::IPV4_UNICAST));
+        assert!(rx.external);
+        let (rx, _) = SessionContext::negotiate(&a, &open(vec![]), false);
+        assert!(!rx.four_octet_as && rx.add_path.is_empty());
     }
 }
