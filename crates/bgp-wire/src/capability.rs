@@ -386,3 +386,80 @@ mod tests {
         );
     }
 }
+
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let fams = |v: &mut dyn Iterator<Item = String>| v.collect::<Vec<_>>().join(",");
+        match self {
+            Capability::Multiprotocol(fam) => write!(f, "mp {fam}"),
+            Capability::RouteRefresh => f.write_str("route-refresh"),
+            Capability::EnhancedRouteRefresh => f.write_str("enhanced-route-refresh"),
+            Capability::ExtendedMessage => f.write_str("extended-message"),
+            Capability::Role(r) => write!(f, "role {r}"),
+            Capability::FourOctetAs(a) => write!(f, "4-octet-as {a}"),
+            Capability::ExtendedNextHop(v) => {
+                write!(
+                    f,
+                    "extended-nexthop {}",
+                    fams(&mut v.iter().map(|e| format!(
+                        "{}/{}->afi{}",
+                        e.nlri_afi.0, e.nlri_safi, e.nexthop_afi.0
+                    )))
+                )
+            }
+            Capability::GracefulRestart {
+                flags,
+                time,
+                families,
+            } => {
+                write!(f, "graceful-restart time {time}")?;
+                if flags & 0x8 != 0 {
+                    f.write_str(" restarting")?;
+                }
+                if flags & 0x4 != 0 {
+                    f.write_str(" notification")?;
+                }
+                if !families.is_empty() {
+                    let v = fams(&mut families.iter().map(|e| {
+                        format!(
+                            "{}{}",
+                            e.family,
+                            if e.forwarding_preserved() { "(F)" } else { "" }
+                        )
+                    }));
+                    write!(f, " {v}")?;
+                }
+                Ok(())
+            }
+            Capability::AddPath(v) => write!(
+                f,
+                "add-path {}",
+                fams(&mut v.iter().map(|e| {
+                    let m = match (e.mode.can_receive(), e.mode.can_send()) {
+                        (true, true) => "both",
+                        (true, false) => "receive",
+                        (false, true) => "send",
+                        _ => "none",
+                    };
+                    format!("{}:{m}", e.family)
+                }))
+            ),
+            Capability::LongLivedGracefulRestart(v) => write!(
+                f,
+                "llgr {}",
+                fams(&mut v.iter().map(|e| format!("{}:{}s", e.family, e.stale_time)))
+            ),
+            Capability::Fqdn { hostname, domain } => write!(f, "fqdn {hostname}.{domain}"),
+            Capability::Unknown { code, data } => {
+                write!(f, "capability-{code}")?;
+                if !data.is_empty() {
+                    f.write_str("=")?;
+                    for b in data {
+                        write!(f, "{b:02x}")?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}

@@ -31,7 +31,10 @@ pub enum Message<'a> {
 /// An owned message, for encoding and for tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(tag = "type", content = "message", rename_all = "snake_case"))]
+#[cfg_attr(
+    feature = "serde",
+    serde(tag = "type", content = "message", rename_all = "snake_case")
+)]
 pub enum OwnedMessage {
     /// OPEN.
     Open(Open),

@@ -44,7 +44,11 @@ enum Side {
 
 /// Runs the subcommand.
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
-    let files = if args.files.is_empty() { vec![PathBuf::from("-")] } else { args.files };
+    let files = if args.files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        args.files
+    };
     let mut failures = 0usize;
     let mut json = Vec::new();
     for path in &files {
@@ -138,7 +142,9 @@ fn read_items(path: &PathBuf) -> anyhow::Result<Vec<Item>> {
     let name = path.display().to_string();
     let mut data = Vec::new();
     if name == "-" {
-        std::io::stdin().read_to_end(&mut data).context("reading standard input")?;
+        std::io::stdin()
+            .read_to_end(&mut data)
+            .context("reading standard input")?;
     } else {
         data = std::fs::read(path).with_context(|| format!("reading {name}"))?;
     }
@@ -156,9 +162,19 @@ fn read_items(path: &PathBuf) -> anyhow::Result<Vec<Item>> {
             .get(16..18)
             .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
             .filter(|&l| l >= 19 && l <= rest.len())
-            .with_context(|| format!("{name}: message {} at offset {}: bad length field", n + 1, data.len() - rest.len()))?;
+            .with_context(|| {
+                format!(
+                    "{name}: message {} at offset {}: bad length field",
+                    n + 1,
+                    data.len() - rest.len()
+                )
+            })?;
         n += 1;
-        items.push(Item { origin: format!("{name}#{n}"), side: Side::A, bytes: rest[..len].to_vec() });
+        items.push(Item {
+            origin: format!("{name}#{n}"),
+            side: Side::A,
+            bytes: rest[..len].to_vec(),
+        });
         rest = &rest[len..];
     }
     Ok(items)
@@ -167,7 +183,9 @@ fn read_items(path: &PathBuf) -> anyhow::Result<Vec<Item>> {
 fn is_hex_line(l: &str) -> bool {
     l.is_empty()
         || l.starts_with('#')
-        || l.split_whitespace().last().is_some_and(|w| w.chars().all(|c| c.is_ascii_hexdigit()))
+        || l.split_whitespace()
+            .last()
+            .is_some_and(|w| w.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn parse_text(name: &str, text: &str) -> anyhow::Result<Vec<Item>> {
@@ -188,7 +206,11 @@ fn parse_text(name: &str, text: &str) -> anyhow::Result<Vec<Item>> {
         };
         let bytes = hex::decode(hex).with_context(|| format!("{name}:{}: invalid hex", i + 1))?;
         let side_name = if side == Side::A { "a" } else { "b" };
-        items.push(Item { origin: format!("{name}:{} {side_name}", i + 1), side, bytes });
+        items.push(Item {
+            origin: format!("{name}:{} {side_name}", i + 1),
+            side,
+            bytes,
+        });
     }
     Ok(items)
 }
@@ -198,7 +220,7 @@ fn describe(m: &OwnedMessage) -> String {
     use bgp_wire::AttributeValue as V;
     match m {
         OwnedMessage::Open(o) => {
-            let caps: Vec<String> = o.capabilities().map(|c| format!("{c:?}")).collect();
+            let caps: Vec<String> = o.capabilities().map(|c| c.to_string()).collect();
             format!(
                 "OPEN as {} hold {} id {} caps [{}]",
                 o.asn(),
@@ -229,13 +251,18 @@ fn describe(m: &OwnedMessage) -> String {
             let mut attrs = Vec::new();
             for a in &u.attributes {
                 match &a.value {
-                    V::MpReach(r) => {
-                        parts.push(format!("announce {} {} via {}", r.family, join(&r.nlri), r.next_hop))
-                    }
+                    V::MpReach(r) => parts.push(format!(
+                        "announce {} {} via {}",
+                        r.family,
+                        join(&r.nlri),
+                        r.next_hop
+                    )),
                     V::MpUnreach(r) if r.withdrawn.is_empty() => {
                         parts.push(format!("end-of-rib {}", r.family))
                     }
-                    V::MpUnreach(r) => parts.push(format!("withdraw {} {}", r.family, join(&r.withdrawn))),
+                    V::MpUnreach(r) => {
+                        parts.push(format!("withdraw {} {}", r.family, join(&r.withdrawn)))
+                    }
                     V::Origin(o) => attrs.push(format!("origin {o}")),
                     V::AsPath(p) => attrs.push(format!("as-path [{p}]")),
                     V::As4Path(p) => attrs.push(format!("as4-path [{p}]")),
@@ -244,7 +271,9 @@ fn describe(m: &OwnedMessage) -> String {
                     V::LocalPref(v) => attrs.push(format!("local-pref {v}")),
                     V::AtomicAggregate => attrs.push("atomic-aggregate".into()),
                     V::Aggregator(g) => attrs.push(format!("aggregator {} {}", g.asn, g.address)),
-                    V::As4Aggregator(g) => attrs.push(format!("as4-aggregator {} {}", g.asn, g.address)),
+                    V::As4Aggregator(g) => {
+                        attrs.push(format!("as4-aggregator {} {}", g.asn, g.address))
+                    }
                     V::Communities(c) => attrs.push(format!("communities {}", join(c))),
                     V::ExtendedCommunities(c) => attrs.push(format!("ext-communities {}", join(c))),
                     V::LargeCommunities(c) => attrs.push(format!("large-communities {}", join(c))),
@@ -269,5 +298,8 @@ fn describe(m: &OwnedMessage) -> String {
 }
 
 fn join<T: std::fmt::Display>(v: &[T]) -> String {
-    v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" ")
+    v.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
