@@ -317,76 +317,6 @@ impl Capability {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn round_trip(c: Capability) {
-        let mut buf = Vec::new();
-        c.encode(&mut buf);
-        assert_eq!(usize::from(buf[1]), buf.len() - 2);
-        assert_eq!(Capability::decode(buf[0], &buf[2..]), c);
-    }
-
-    #[test]
-    fn every_known_capability_round_trips() {
-        round_trip(Capability::Multiprotocol(Family::IPV6_UNICAST));
-        round_trip(Capability::RouteRefresh);
-        round_trip(Capability::EnhancedRouteRefresh);
-        round_trip(Capability::ExtendedMessage);
-        round_trip(Capability::Role(3));
-        round_trip(Capability::FourOctetAs(4_200_000_001));
-        round_trip(Capability::ExtendedNextHop(vec![ExtendedNextHop {
-            nlri_afi: Afi::IPV4,
-            nlri_safi: 1,
-            nexthop_afi: Afi::IPV6,
-        }]));
-        round_trip(Capability::GracefulRestart {
-            flags: 0xc,
-            time: 120,
-            families: vec![GracefulRestartFamily {
-                family: Family::IPV4_UNICAST,
-                flags: 0x80,
-            }],
-        });
-        round_trip(Capability::AddPath(vec![AddPathFamily {
-            family: Family::IPV4_UNICAST,
-            mode: AddPathMode::BOTH,
-        }]));
-        round_trip(Capability::LongLivedGracefulRestart(vec![LlgrFamily {
-            family: Family::IPV6_UNICAST,
-            flags: 0x80,
-            stale_time: 0x00ab_cdef,
-        }]));
-        round_trip(Capability::Fqdn {
-            hostname: "tor0".into(),
-            domain: "lab".into(),
-        });
-        round_trip(Capability::Unknown {
-            code: 128,
-            data: vec![],
-        });
-    }
-
-    #[test]
-    fn a_known_code_with_a_bad_value_is_kept_as_bytes() {
-        assert_eq!(
-            Capability::decode(code::FOUR_OCTET_AS, &[1, 2, 3]),
-            Capability::Unknown {
-                code: 65,
-                data: vec![1, 2, 3]
-            }
-        );
-        assert_eq!(
-            Capability::decode(code::FQDN, &[5, b'a']),
-            Capability::Unknown {
-                code: 73,
-                data: vec![5, b'a']
-            }
-        );
-    }
-}
-
 impl std::fmt::Display for Capability {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let fams = |v: &mut dyn Iterator<Item = String>| v.collect::<Vec<_>>().join(",");
@@ -461,5 +391,75 @@ impl std::fmt::Display for Capability {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(c: Capability) {
+        let mut buf = Vec::new();
+        c.encode(&mut buf);
+        assert_eq!(usize::from(buf[1]), buf.len() - 2);
+        assert_eq!(Capability::decode(buf[0], &buf[2..]), c);
+    }
+
+    #[test]
+    fn every_known_capability_round_trips() {
+        round_trip(Capability::Multiprotocol(Family::IPV6_UNICAST));
+        round_trip(Capability::RouteRefresh);
+        round_trip(Capability::EnhancedRouteRefresh);
+        round_trip(Capability::ExtendedMessage);
+        round_trip(Capability::Role(3));
+        round_trip(Capability::FourOctetAs(4_200_000_001));
+        round_trip(Capability::ExtendedNextHop(vec![ExtendedNextHop {
+            nlri_afi: Afi::IPV4,
+            nlri_safi: 1,
+            nexthop_afi: Afi::IPV6,
+        }]));
+        round_trip(Capability::GracefulRestart {
+            flags: 0xc,
+            time: 120,
+            families: vec![GracefulRestartFamily {
+                family: Family::IPV4_UNICAST,
+                flags: 0x80,
+            }],
+        });
+        round_trip(Capability::AddPath(vec![AddPathFamily {
+            family: Family::IPV4_UNICAST,
+            mode: AddPathMode::BOTH,
+        }]));
+        round_trip(Capability::LongLivedGracefulRestart(vec![LlgrFamily {
+            family: Family::IPV6_UNICAST,
+            flags: 0x80,
+            stale_time: 0x00ab_cdef,
+        }]));
+        round_trip(Capability::Fqdn {
+            hostname: "tor0".into(),
+            domain: "lab".into(),
+        });
+        round_trip(Capability::Unknown {
+            code: 128,
+            data: vec![],
+        });
+    }
+
+    #[test]
+    fn a_known_code_with_a_bad_value_is_kept_as_bytes() {
+        assert_eq!(
+            Capability::decode(code::FOUR_OCTET_AS, &[1, 2, 3]),
+            Capability::Unknown {
+                code: 65,
+                data: vec![1, 2, 3]
+            }
+        );
+        assert_eq!(
+            Capability::decode(code::FQDN, &[5, b'a']),
+            Capability::Unknown {
+                code: 73,
+                data: vec![5, b'a']
+            }
+        );
     }
 }
