@@ -64,59 +64,52 @@ pub struct CheckOpts {
 
 /// Runs the checks; returns the pairs.
 pub fn check(fab: &Fabric<'_>, opts: &CheckOpts) -> Result<Vec<Pair>, OpError> {
-    let mut wanted: BTreeMap<(usize, usize), Expect> = BTreeMap::new();
-    let sel = |list: &[String]| -> Result<Vec<usize>, OpError> {
-        if list.is_empty() {
-            return Ok((0..fab.hosts.len()).collect());
-        }
-        let mut v = Vec::new();
-        for s in list {
-            let found = fab.select(s);
-            if found.is_empty() {
-                return Err(OpError::NotFound(format!(
-                    "`{s}` matches no host of the lab"
-                )));
-            }
-            v.extend(found);
-        }
-        Ok(v)
-    };
-    match &opts.expect {
-        Some(file) => {
-            for (from, to, e) in read_expectations(file)? {
-                for f in resolve(fab, &from, file)? {
-                    for t in resolve(fab, &to, file)? {
-                        if f != t {
-                            wanted.insert((f, t), e);
-                        }
-                    }
-                }
-            }
-        }
+    // (source host, destination host, address) -> expectation; later entries win.
+    let mut wanted: BTreeMap<(usize, usize, IpAddr), Expect> = BTreeMap::new();
+    let all = |_: ()| -> Vec<String> { vec!["*".to_string()] };
+    let lists: Vec<(Vec<String>, Vec<String>, Expect, Option<&Path>)> = match &opts.expect {
+        Some(file) => read_expectations(file)?
+            .into_iter()
+            .map(|(f, t, e)| (f, t, e, Some(file.as_path())))
+            .collect(),
         None => {
-            for f in sel(&opts.from)? {
-                for t in sel(&opts.to)? {
-                    if f != t {
-                        wanted.insert((f, t), Expect::Reach);
-                    }
+            let f = if opts.from.is_empty() {
+                all(())
+            } else {
+                opts.from.clone()
+            };
+            let t = if opts.to.is_empty() {
+                all(())
+            } else {
+                opts.to.clone()
+            };
+            vec![(f, t, Expect::Reach, None)]
+        }
+    };
+    for (from, to, e, file) in lists {
+        let srcs = sources(fab, &from, file)?;
+        let dsts = destinations(fab, &to, file)?;
+        for f in &srcs {
+            for (t, addr) in &dsts {
+                if f != t {
+                    wanted.insert((*f, *t, *addr), e);
                 }
             }
         }
     }
-    wanted.retain(|(_, t), _| fab.hosts[*t].target.is_some());
     // Ping, one thread per source host.
-    let mut by_src: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (f, t) in wanted.keys() {
-        by_src.entry(*f).or_default().push(*t);
+    let mut by_src: BTreeMap<usize, Vec<(usize, IpAddr)>> = BTreeMap::new();
+    for (f, t, a) in wanted.keys() {
+        by_src.entry(*f).or_default().push((*t, *a));
     }
-    let srcs: Vec<(usize, Vec<usize>)> = by_src.into_iter().collect();
+    let srcs: Vec<(usize, Vec<(usize, IpAddr)>)> = by_src.into_iter().collect();
     let timeout = if opts.timeout.is_zero() {
         Duration::from_millis(1500)
     } else {
         opts.timeout
     };
     let results = par_map(&srcs, 16, |_, (f, ts)| {
-        let targets: Vec<IpAddr> = ts.iter().filter_map(|t| fab.hosts[*t].target).collect();
+        let targets: Vec<IpAddr> = ts.iter().map(|(_, a)| *a).collect();
         let fd = fab
             .fd(fab.hosts[*f].ns)
             .ok_or_else(|| OpError::NotFound("namespace gone".into()))?;
@@ -125,19 +118,22 @@ pub fn check(fab: &Fabric<'_>, opts: &CheckOpts) -> Result<Vec<Pair>, OpError> {
     let mut pairs = Vec::new();
     for ((f, ts), r) in srcs.iter().zip(results) {
         let pings = r?;
-        for (t, p) in ts.iter().zip(pings) {
-            let expect = wanted[&(*f, *t)];
-            let address = fab.hosts[*t].target.expect("filtered above");
+        for ((t, address), p) in ts.iter().zip(pings) {
+            let expect = wanted[&(*f, *t, *address)];
             let ok = p.reached == (expect == Expect::Reach);
             let explanation = if p.reached {
                 None
             } else {
-                Some(explain(fab, *f, *t, address, p.error.as_deref()))
+                Some(explain(fab, *f, *t, *address, p.error.as_deref()))
             };
             pairs.push(Pair {
                 from: fab.hosts[*f].label.clone(),
-                to: fab.hosts[*t].label.clone(),
-                address,
+                to: if *t == NO_HOST {
+                    address.to_string()
+                } else {
+                    fab.hosts[*t].label.clone()
+                },
+                address: *address,
                 reached: p.reached,
                 rtt_ms: p.rtt.map(|d| d.as_secs_f64() * 1000.0),
                 expect,
@@ -147,6 +143,54 @@ pub fn check(fab: &Fabric<'_>, opts: &CheckOpts) -> Result<Vec<Pair>, OpError> {
         }
     }
     Ok(pairs)
+}
+
+/// Hosts matching source selectors.
+fn sources(fab: &Fabric<'_>, sel: &[String], file: Option<&Path>) -> Result<Vec<usize>, OpError> {
+    let mut v = Vec::new();
+    for s in sel {
+        let found = fab.select(s);
+        if found.is_empty() {
+            return Err(no_match(s, file));
+        }
+        v.extend(found);
+    }
+    Ok(v)
+}
+
+/// The destination "host" of an address that no host of the lab has.
+const NO_HOST: usize = usize::MAX;
+
+/// (host, address) for destination selectors: an address is pinged as given, a host at
+/// its target address (hosts without one are skipped).
+fn destinations(
+    fab: &Fabric<'_>,
+    sel: &[String],
+    file: Option<&Path>,
+) -> Result<Vec<(usize, IpAddr)>, OpError> {
+    let mut v = Vec::new();
+    for s in sel {
+        let found = fab.select(s);
+        match s.parse::<IpAddr>() {
+            // An address nobody in the lab has (a pod IP before the agent runs): no host.
+            Ok(ip) if found.is_empty() => v.push((NO_HOST, ip)),
+            Ok(ip) => v.extend(found.into_iter().map(|h| (h, ip))),
+            Err(_) if found.is_empty() => return Err(no_match(s, file)),
+            Err(_) => v.extend(
+                found
+                    .into_iter()
+                    .filter_map(|h| fab.hosts[h].target.map(|a| (h, a))),
+            ),
+        }
+    }
+    Ok(v)
+}
+
+fn no_match(s: &str, file: Option<&Path>) -> OpError {
+    let at = file
+        .map(|f| format!("{}: ", f.display()))
+        .unwrap_or_default();
+    OpError::NotFound(format!("{at}`{s}` matches no host of the lab"))
 }
 
 /// Why `f` does not reach `t`: the forward walk, then the way back.
@@ -182,21 +226,6 @@ pub fn path_text(w: &Walk) -> String {
         .map(|h| h.host.as_str())
         .collect::<Vec<_>>()
         .join(" → ")
-}
-
-fn resolve(fab: &Fabric<'_>, sel: &[String], file: &Path) -> Result<Vec<usize>, OpError> {
-    let mut v = Vec::new();
-    for s in sel {
-        let found = fab.select(s);
-        if found.is_empty() {
-            return Err(OpError::NotFound(format!(
-                "{}: `{s}` matches no host of the lab",
-                file.display()
-            )));
-        }
-        v.extend(found);
-    }
-    Ok(v)
 }
 
 type Expectation = (Vec<String>, Vec<String>, Expect);

@@ -412,19 +412,22 @@ impl Nl {
         m.header.destination_prefix_length = if dst.is_ipv4() { 32 } else { 128 };
         m.attributes
             .push(RouteAttribute::Destination(RouteAddress::from(dst)));
-        let replies = match self.request(
-            &format!("route get {dst}"),
-            RouteNetlinkMessage::GetRoute(m),
-            0,
-        ) {
+        // The kernel answers a lookup that hits a reject route with an error.
+        let op = format!("route get {dst}");
+        let replies = match self.request(&op, RouteNetlinkMessage::GetRoute(m), 0) {
             Ok(r) => r,
-            Err(RtError::Netlink { msg, .. }) if msg.contains("unreachable") => {
-                return Ok(RouteGet::NoRoute)
-            }
-            Err(RtError::Netlink { msg, .. })
-                if msg.contains("Invalid argument") || msg.contains("not permitted") =>
-            {
-                return Ok(RouteGet::Reject("prohibit"))
+            Err(RtError::Netlink { msg, .. }) => {
+                return match msg.as_str() {
+                    m if m.contains("Network is unreachable") => Ok(RouteGet::NoRoute),
+                    m if m.contains("Invalid argument") => Ok(RouteGet::Reject("blackhole")),
+                    m if m.contains("No route to host") => Ok(RouteGet::Reject("unreachable")),
+                    m if m.contains("Permission denied") => Ok(RouteGet::Reject("prohibit")),
+                    _ => Err(RtError::Netlink {
+                        op,
+                        ns: self.ns.clone(),
+                        msg,
+                    }),
+                };
             }
             Err(e) => return Err(e),
         };
