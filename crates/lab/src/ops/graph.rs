@@ -93,14 +93,35 @@ pub fn build(plan: &LabPlan) -> Graph {
                 (Behaviour::Host, _) => "host",
                 _ => "router",
             };
-            let sub = match owner {
-                Some(o) => format!("in {}", o.name),
-                None => match &n.image {
-                    Some(img) if n.behaviour != Behaviour::Bridge => {
-                        format!("{} ({})", n.behaviour.describe(), short_image(img))
+            let kind_short = |name: &str| match &plan.cluster_name {
+                Some(c) => name
+                    .strip_prefix(&format!("{c}-"))
+                    .unwrap_or(name)
+                    .to_string(),
+                None => name.to_string(),
+            };
+            let runs = match n.behaviour {
+                Behaviour::Frr { .. } => "frr",
+                Behaviour::Bird { .. } => "bird",
+                Behaviour::Bgplane => "bgplane",
+                Behaviour::Bridge => "bridge",
+                Behaviour::ClusterNode => "k8s node",
+                Behaviour::Host => "host",
+            };
+            let sub = match (owner, &n.image) {
+                (Some(o), _) => format!("k8s {}", kind_short(&o.name)),
+                (None, _) if n.behaviour == Behaviour::ClusterNode => {
+                    format!("k8s {}", kind_short(&n.name))
+                }
+                (None, Some(img)) if n.behaviour != Behaviour::Bridge => {
+                    let short = short_image(img);
+                    if short.split(':').next() == Some(runs) {
+                        short
+                    } else {
+                        format!("{short} → {runs}")
                     }
-                    _ => n.behaviour.describe().to_string(),
-                },
+                }
+                _ => runs.to_string(),
             };
             let labels: Vec<&(String, String)> = n
                 .labels
@@ -428,4 +449,93 @@ pub fn dot(g: &Graph) -> String {
 /// The self-contained HTML page.
 pub fn html(g: &Graph) -> String {
     super::graph_html::render(g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{build as plan_build, PlanInput};
+    use crate::topo::cluster::parse_cluster_file;
+    use crate::topo::parse_topology;
+    use std::path::Path;
+
+    fn graph_of(topo: &str, cluster: &str) -> Graph {
+        let ex = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let t = parse_topology(&ex.join(topo)).unwrap();
+        let c = parse_cluster_file(&ex.join(cluster)).unwrap();
+        build(
+            &plan_build(PlanInput {
+                topo: &t,
+                cluster: Some(&c),
+                root: Path::new("/labs"),
+            })
+            .unwrap(),
+        )
+    }
+
+    fn tier(g: &Graph, name: &str) -> usize {
+        g.nodes
+            .iter()
+            .find(|n| n.name == name)
+            .unwrap_or_else(|| panic!("{name} drawn"))
+            .tier
+    }
+
+    #[test]
+    fn seed_002_tiers_and_racks() {
+        let g = graph_of("cilium-bgp-frr/topo.yaml", "cilium-bgp-frr/cluster.yaml");
+        assert_eq!(
+            g.nodes.len(),
+            7,
+            "kind nodes are drawn as the servers that join them"
+        );
+        assert_eq!(g.edges.len(), 6);
+        assert_eq!(
+            (tier(&g, "server0"), tier(&g, "tor0"), tier(&g, "router0")),
+            (0, 1, 2)
+        );
+        let s1 = g.nodes.iter().find(|n| n.name == "server1").unwrap();
+        assert_eq!(s1.group.as_deref(), Some("rack0"));
+        assert_eq!(s1.role, "k8s");
+        // Racks are contiguous: server0, server1 left of server2, server3.
+        let x = |n: &str| g.nodes.iter().find(|m| m.name == n).unwrap().x;
+        assert!(x("server0").max(x("server1")) < x("server2").min(x("server3")));
+        assert!(x("tor0") < x("tor1"));
+        let m = mermaid(&g);
+        assert!(m.contains("router0 ---|\"net0 ↔ net0\"| tor0"), "{m}");
+        assert!(m.contains("subgraph group_rack0[\"rack0\"]"), "{m}");
+        let d = dot(&g);
+        assert!(
+            d.contains("\"router0\" -- \"tor0\" [taillabel=\"net0\", headlabel=\"net0\"];"),
+            "{d}"
+        );
+        assert!(d.contains("label=\"rack1\""), "{d}");
+    }
+
+    #[test]
+    fn seed_000_tiers() {
+        let g = graph_of(
+            "cilium-bgp-cross-as/topo-frr.yaml",
+            "cilium-bgp-cross-as/cluster.yaml",
+        );
+        assert_eq!(g.nodes.len(), 11);
+        assert_eq!(tier(&g, "worker"), 0);
+        assert_eq!(tier(&g, "leaf01-br"), 1);
+        assert_eq!(tier(&g, "leaf02"), 2);
+        assert_eq!(tier(&g, "spine01"), 3);
+        assert_eq!(tier(&g, "spine02"), 3);
+        assert_eq!(
+            tier(&g, "client"),
+            4,
+            "a host hanging off a spine sits above it"
+        );
+        let page = html(&g);
+        assert!(page.contains("data-name=\"leaf01-br\""));
+        for external in ["src=\"http", "href=\"http", "url(http", "@import", "<link "] {
+            assert!(
+                !page.contains(external),
+                "no external resources ({external})"
+            );
+        }
+    }
 }

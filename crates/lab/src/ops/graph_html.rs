@@ -48,8 +48,16 @@ const JS: &str = r#"
     var l = e.querySelector('line');
     l.setAttribute('x1', a.x); l.setAttribute('y1', a.y); l.setAttribute('x2', b.x); l.setAttribute('y2', b.y);
     var t = e.querySelectorAll('text');
-    t[0].setAttribute('x', a.x + (b.x - a.x) * 0.27); t[0].setAttribute('y', a.y + (b.y - a.y) * 0.27);
-    t[1].setAttribute('x', a.x + (b.x - a.x) * 0.73); t[1].setAttribute('y', a.y + (b.y - a.y) * 0.73);
+    var pa = labelAt(a, b), pb = labelAt(b, a);
+    t[0].setAttribute('x', pa[0]); t[0].setAttribute('y', pa[1]);
+    t[1].setAttribute('x', pb[0]); t[1].setAttribute('y', pb[1]);
+  }
+  // Same rule as the server-side layout: past the name text when the link leaves downwards.
+  function labelAt(a, b){
+    var dx = b.x - a.x, dy = b.y - a.y, len = Math.sqrt(dx * dx + dy * dy) || 1;
+    var d = dy > 20 ? 78 : 46;
+    d = Math.min(d, len / 2);
+    return [a.x + dx / len * d, a.y + dy / len * d + 4];
   }
   var drag = null;
   nodes.forEach(function(g){
@@ -86,6 +94,16 @@ const JS: &str = r#"
 })();
 "#;
 
+/// Where the interface label of the end at (ax, ay) goes: along the link, past the node's
+/// name when the link leaves downwards (names are drawn under the shapes).
+fn label_at(ax: f64, ay: f64, bx: f64, by: f64) -> (f64, f64) {
+    let (dx, dy) = (bx - ax, by - ay);
+    let len = (dx * dx + dy * dy).sqrt().max(1.0);
+    let d: f64 = if dy > 20.0 { 78.0 } else { 46.0 };
+    let d = d.min(len / 2.0);
+    (ax + dx / len * d, ay + dy / len * d + 4.0)
+}
+
 /// Renders the page.
 pub(super) fn render(g: &Graph) -> String {
     let mut svg = String::new();
@@ -120,6 +138,7 @@ pub(super) fn render(g: &Graph) -> String {
     }
     for e in &g.edges {
         let (a, b) = (&g.nodes[e.a], &g.nodes[e.b]);
+        let (la, lb) = (label_at(a.x, a.y, b.x, b.y), label_at(b.x, b.y, a.x, a.y));
         let _ = write!(
             w,
             r#"<g class="edge" data-a="{}" data-b="{}"><line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}"/><text class="ifl" x="{:.1}" y="{:.1}">{}</text><text class="ifl" x="{:.1}" y="{:.1}">{}</text></g>"#,
@@ -129,11 +148,11 @@ pub(super) fn render(g: &Graph) -> String {
             a.y,
             b.x,
             b.y,
-            a.x + (b.x - a.x) * 0.27,
-            a.y + (b.y - a.y) * 0.27,
+            la.0,
+            la.1,
             esc(&e.a_if),
-            a.x + (b.x - a.x) * 0.73,
-            a.y + (b.y - a.y) * 0.73,
+            lb.0,
+            lb.1,
             esc(&e.b_if)
         );
     }

@@ -1,0 +1,182 @@
+//! End-to-end: deploy failures roll back completely, `--reconfigure`, the `cluster:` key,
+//! extended links, and a generated Clos fabric converging with FRR.
+//!
+//! NEEDS ROOT (network namespaces): skipped with a message otherwise.
+
+mod common;
+
+use common::{assert_clean, skip, Lab};
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write topology");
+    p
+}
+
+#[test]
+fn failure_midway_rolls_back_everything() {
+    if skip("failure_midway_rolls_back_everything", false) {
+        return;
+    }
+    let lab = Lab::new("rollback-demo");
+    // The second node's bind source is missing: namespaces, veths and the first node's
+    // supervisor exist by the time it fails.
+    let topo = write(
+        lab.root.path(),
+        "topo.yaml",
+        "name: rollback-demo\ntopology:\n  nodes:\n    a: {kind: linux}\n    b:\n      kind: linux\n      binds: [\"/nonexistent/bgplane-test:/etc/hostname\"]\n  links:\n    - endpoints: [\"a:eth1\", \"b:eth1\"]\n",
+    );
+    let out = lab.run(&["deploy", "-t", topo.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("node b") && err.contains("/nonexistent/bgplane-test"),
+        "{err}"
+    );
+    assert!(err.contains("rolled back"), "{err}");
+    assert_clean(
+        &[
+            "bgplane-lab-rollback-demo".to_string(),
+            "clab-rollback-demo-a".to_string(),
+            "clab-rollback-demo-b".to_string(),
+        ],
+        lab.root.path(),
+    );
+    assert!(!lab.root.path().join("rollback-demo/state.json").exists());
+}
+
+#[test]
+fn reconfigure_cluster_key_and_extended_links() {
+    if skip("reconfigure_cluster_key_and_extended_links", false) {
+        return;
+    }
+    let lab = Lab::new("ext-demo");
+    let topo = write(
+        lab.root.path(),
+        "topo.yaml",
+        r#"name: ext-demo
+cluster:
+  kind: Cluster
+  name: ext
+  nodes:
+    - role: control-plane
+      kubeadmConfigPatches:
+        - |
+          kind: InitConfiguration
+          nodeRegistration:
+            kubeletExtraArgs:
+              node-ip: 192.0.2.10
+topology:
+  nodes:
+    h1:
+      kind: linux
+      env: {GREETING: hello}
+      exec:
+        - ip addr add 192.0.2.1/24 dev e1
+    n1:
+      kind: linux
+      network-mode: container:control-plane
+      exec:
+        - ip addr add 192.0.2.10/24 dev e1
+  links:
+    - type: veth
+      mtu: 1400
+      endpoints:
+        - {node: h1, interface: e1, mac: "02:00:00:00:00:01"}
+        - {node: n1, interface: e1}
+"#,
+    );
+    let t = topo.to_str().unwrap();
+    lab.ok(&["deploy", "-t", t]);
+    let link = lab.ok(&[
+        "exec", "--name", "ext-demo", "h1", "--", "ip", "-o", "link", "show", "e1",
+    ]);
+    assert!(
+        link.contains("mtu 1400") && link.contains("02:00:00:00:00:01"),
+        "{link}"
+    );
+    assert_eq!(
+        lab.ok(&[
+            "exec",
+            "--name",
+            "ext-demo",
+            "h1",
+            "--",
+            "sh",
+            "-c",
+            "echo $GREETING"
+        ])
+        .trim(),
+        "hello"
+    );
+    let check = lab.json(&["check", "--name", "ext-demo"]);
+    assert_eq!(check["failed"], 0, "{check}");
+    // The kind node and the topology node that joins it are one host.
+    let inspect = lab.json(&["inspect", "--name", "ext-demo"]);
+    let cp = inspect["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "ext-control-plane")
+        .unwrap()
+        .clone();
+    assert_eq!(cp["pod_cidrs"][0], "10.244.0.0/24");
+    // A second deploy is refused; --reconfigure redeploys.
+    let again = lab.run(&["deploy", "-t", t]);
+    assert!(
+        !again.status.success() && String::from_utf8_lossy(&again.stderr).contains("--reconfigure")
+    );
+    lab.ok(&["deploy", "-t", t, "--reconfigure"]);
+    assert_eq!(lab.json(&["check", "--name", "ext-demo"])["failed"], 0);
+    lab.destroy_and_check_clean();
+}
+
+#[test]
+fn generated_clos_converges() {
+    if skip("generated_clos_converges", true) {
+        return;
+    }
+    let lab = Lab::new("clos-e2e");
+    let text = lab.ok(&[
+        "generate",
+        "--name",
+        "clos-e2e",
+        "--spines",
+        "2",
+        "--leafs",
+        "2",
+        "--hosts-per-leaf",
+        "2",
+    ]);
+    let topo = write(lab.root.path(), "clos.yaml", &text);
+    lab.ok(&["deploy", "-t", topo.to_str().unwrap()]);
+    lab.wait_for(60, "every host reaches every other", || {
+        lab.run(&[
+            "check",
+            "--name",
+            "clos-e2e",
+            "--from",
+            "rack=rack1",
+            "--from",
+            "rack=rack2",
+            "--to",
+            "*",
+        ])
+        .status
+        .success()
+    });
+    let trace = lab.json(&["trace", "--name", "clos-e2e", "host1-1", "host2-2"]);
+    let hops: Vec<&str> = trace["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(hops.len(), 5, "{hops:?}");
+    assert_eq!(
+        (hops[0], hops[1], hops[3], hops[4]),
+        ("host1-1", "leaf1", "leaf2", "host2-2")
+    );
+    assert!(hops[2].starts_with("spine"), "{hops:?}");
+    lab.destroy_and_check_clean();
+}
