@@ -62,12 +62,15 @@ pub struct CheckOpts {
     pub timeout: Duration,
 }
 
+/// Sources, destinations, expectation, and the file they come from.
+type Rule<'a> = (Vec<String>, Vec<String>, Expect, Option<&'a Path>);
+
 /// Runs the checks; returns the pairs.
 pub fn check(fab: &Fabric<'_>, opts: &CheckOpts) -> Result<Vec<Pair>, OpError> {
     // (source host, destination host, address) -> expectation; later entries win.
     let mut wanted: BTreeMap<(usize, usize, IpAddr), Expect> = BTreeMap::new();
     let all = |_: ()| -> Vec<String> { vec!["*".to_string()] };
-    let lists: Vec<(Vec<String>, Vec<String>, Expect, Option<&Path>)> = match &opts.expect {
+    let lists: Vec<Rule<'_>> = match &opts.expect {
         Some(file) => read_expectations(file)?
             .into_iter()
             .map(|(f, t, e)| (f, t, e, Some(file.as_path())))
