@@ -6,3 +6,4 @@
 
 pub mod fsm;
 pub mod negotiate;
+pub mod rib;

@@ -1,0 +1,315 @@
+//! Per-prefix path lists: the Adj-RIBs-In of every peer and the Loc-RIB selection in one
+//! structure. A destination keeps every path received for it (post import policy; paths the
+//! policy rejected are kept, marked, so "received" counts stay exact), with the best path
+//! first and the multipath set right after it.
+
+use std::hash::Hash;
+
+use hashbrown::HashMap;
+
+use super::store::AttrId;
+
+/// A peer's index in the speaker's peer table; 0 is the local speaker (originated routes).
+pub type PeerId = u16;
+
+/// The local speaker as a path source.
+pub const LOCAL_PEER: PeerId = 0;
+
+/// Flags of a path.
+pub mod path_flags {
+    /// The import policy rejected the path: kept for accounting, never selected.
+    pub const REJECTED: u16 = 1;
+    /// Kept across a graceful restart of its peer, until End-of-RIB (RFC 4724 §4.2).
+    pub const STALE: u16 = 2;
+}
+
+/// One path to a destination: 12 octets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Path {
+    /// Interned attributes.
+    pub attrs: AttrId,
+    /// Who sent it.
+    pub peer: PeerId,
+    /// [`path_flags`].
+    pub flags: u16,
+    /// ADD-PATH path identifier as received (0 without ADD-PATH).
+    pub path_id: u32,
+}
+
+impl Path {
+    /// Whether the path may be selected.
+    pub fn is_eligible(&self) -> bool {
+        self.flags & path_flags::REJECTED == 0
+    }
+}
+
+/// The paths of a destination; one path is stored inline.
+#[derive(Debug, Clone, Default)]
+pub enum Paths {
+    /// No path.
+    #[default]
+    Empty,
+    /// One path.
+    One(Path),
+    /// Several paths.
+    Many(Box<Vec<Path>>),
+}
+
+impl Paths {
+    /// The paths as a slice.
+    pub fn as_slice(&self) -> &[Path] {
+        match self {
+            Paths::Empty => &[],
+            Paths::One(p) => std::slice::from_ref(p),
+            Paths::Many(v) => v,
+        }
+    }
+
+    /// The paths as a mutable slice.
+    pub fn as_mut_slice(&mut self) -> &mut [Path] {
+        match self {
+            Paths::Empty => &mut [],
+            Paths::One(p) => std::slice::from_mut(p),
+            Paths::Many(v) => v,
+        }
+    }
+
+    /// Number of paths.
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// Whether there is no path.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Paths::Empty)
+    }
+
+    /// Replaces the path with the same (peer, path id), or adds it. Returns the replaced one.
+    pub fn upsert(&mut self, path: Path) -> Option<Path> {
+        if let Some(p) = self
+            .as_mut_slice()
+            .iter_mut()
+            .find(|p| p.peer == path.peer && p.path_id == path.path_id)
+        {
+            return Some(std::mem::replace(p, path));
+        }
+        *self = match std::mem::take(self) {
+            Paths::Empty => Paths::One(path),
+            Paths::One(p) => Paths::Many(Box::new(vec![p, path])),
+            Paths::Many(mut v) => {
+                v.push(path);
+                Paths::Many(v)
+            }
+        };
+        None
+    }
+
+    /// Removes the path of (peer, path id), if present.
+    pub fn remove(&mut self, peer: PeerId, path_id: u32) -> Option<Path> {
+        match self {
+            Paths::Empty => None,
+            Paths::One(p) => {
+                if p.peer == peer && p.path_id == path_id {
+                    let p = *p;
+                    *self = Paths::Empty;
+                    Some(p)
+                } else {
+                    None
+                }
+            }
+            Paths::Many(v) => {
+                let i = v
+                    .iter()
+                    .position(|p| p.peer == peer && p.path_id == path_id)?;
+                let p = v.remove(i);
+                if v.len() == 1 {
+                    *self = Paths::One(v[0]);
+                }
+                Some(p)
+            }
+        }
+    }
+
+    /// Removes every path of `peer` (all path ids), calling `f` on each.
+    pub fn remove_peer(&mut self, peer: PeerId, mut f: impl FnMut(Path)) {
+        match self {
+            Paths::Empty => {}
+            Paths::One(p) => {
+                if p.peer == peer {
+                    f(*p);
+                    *self = Paths::Empty;
+                }
+            }
+            Paths::Many(v) => {
+                v.retain(|p| {
+                    if p.peer == peer {
+                        f(*p);
+                        false
+                    } else {
+                        true
+                    }
+                });
+                *self = match v.len() {
+                    0 => Paths::Empty,
+                    1 => Paths::One(v[0]),
+                    _ => return,
+                };
+            }
+        }
+    }
+}
+
+/// A destination: its paths (best first) and bookkeeping.
+#[derive(Debug, Clone, Default)]
+pub struct Dest {
+    /// Paths; when `selected > 0`, the first `selected` are the best path and its
+    /// multipath companions.
+    pub paths: Paths,
+    /// Global change sequence number of the last change to the selection (used by the
+    /// export logs to skip superseded entries).
+    pub stamp: u32,
+    /// How many leading paths are selected: 0 none (no eligible path), 1 the best only,
+    /// more with multipath.
+    pub selected: u8,
+    /// A selected path was replaced or removed since the last decision: the next decision
+    /// reports a change whatever it selects.
+    pub dirty: bool,
+}
+
+impl Dest {
+    /// The best path, if any.
+    pub fn best(&self) -> Option<&Path> {
+        (self.selected > 0).then(|| &self.paths.as_slice()[0])
+    }
+
+    /// The best path and its multipath companions.
+    pub fn selected(&self) -> &[Path] {
+        let all = self.paths.as_slice();
+        &all[..usize::from(self.selected).min(all.len())]
+    }
+
+    /// Notes that the path of (peer, path id) is about to change; if it is selected, the
+    /// selection is invalidated until the next decision.
+    pub fn touch(&mut self, peer: PeerId, path_id: u32) {
+        if self
+            .selected()
+            .iter()
+            .any(|p| p.peer == peer && p.path_id == path_id)
+        {
+            self.dirty = true;
+            self.selected = 0;
+        }
+    }
+}
+
+/// A table of destinations keyed by prefix.
+#[derive(Debug)]
+pub struct Table<P> {
+    map: HashMap<P, Dest, foldhash::fast::RandomState>,
+}
+
+impl<P: Hash + Eq + Copy> Default for Table<P> {
+    fn default() -> Self {
+        Table {
+            map: HashMap::default(),
+        }
+    }
+}
+
+impl<P: Hash + Eq + Copy + Ord> Table<P> {
+    /// The destination of a prefix.
+    pub fn get(&self, p: &P) -> Option<&Dest> {
+        self.map.get(p)
+    }
+
+    /// The destination of a prefix, created empty if absent.
+    pub fn entry(&mut self, p: P) -> &mut Dest {
+        self.map.entry(p).or_default()
+    }
+
+    /// The destination of a prefix, if present.
+    pub fn get_mut(&mut self, p: &P) -> Option<&mut Dest> {
+        self.map.get_mut(p)
+    }
+
+    /// Drops a destination that has no path left.
+    pub fn remove_if_empty(&mut self, p: &P) {
+        if self.map.get(p).is_some_and(|d| d.paths.is_empty()) {
+            self.map.remove(p);
+        }
+    }
+
+    /// Number of destinations.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Every destination, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&P, &Dest)> {
+        self.map.iter()
+    }
+
+    /// Every destination, mutably.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&P, &mut Dest)> {
+        self.map.iter_mut()
+    }
+
+    /// The prefixes in order (for display and for feeding a new peer).
+    pub fn sorted_prefixes(&self) -> Vec<P> {
+        let mut v: Vec<P> = self.map.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Keeps only destinations for which `f` is true.
+    pub fn retain(&mut self, f: impl FnMut(&P, &mut Dest) -> bool) {
+        self.map.retain(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(peer: PeerId, id: u32, attrs: AttrId) -> Path {
+        Path {
+            attrs,
+            peer,
+            flags: 0,
+            path_id: id,
+        }
+    }
+
+    #[test]
+    fn paths_are_replaced_per_peer_and_path_id() {
+        let mut p = Paths::default();
+        assert_eq!(p.upsert(path(1, 0, 10)), None);
+        assert!(matches!(p, Paths::One(_)));
+        assert_eq!(p.upsert(path(1, 0, 11)).map(|x| x.attrs), Some(10));
+        assert_eq!(p.upsert(path(2, 0, 12)), None);
+        assert_eq!(p.upsert(path(2, 7, 13)), None);
+        assert_eq!(p.len(), 3);
+        assert_eq!(p.remove(2, 0).map(|x| x.attrs), Some(12));
+        let mut gone = vec![];
+        p.remove_peer(2, |x| gone.push(x.attrs));
+        assert_eq!(gone, vec![13]);
+        assert!(matches!(p, Paths::One(x) if x.attrs == 11));
+        assert_eq!(p.remove(1, 0).map(|x| x.attrs), Some(11));
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn a_destination_is_small() {
+        assert_eq!(std::mem::size_of::<Path>(), 12);
+        assert!(
+            std::mem::size_of::<Dest>() <= 24,
+            "{}",
+            std::mem::size_of::<Dest>()
+        );
+    }
+}
