@@ -63,11 +63,23 @@ alive() {
   [[ -n $st && $st != Z* ]]
 }
 
+starttime() { # kernel start time of a pid (field 22 of /proc/PID/stat), to tell a reused pid apart
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  stat=${stat##*) }
+  # shellcheck disable=SC2086
+  set -- $stat
+  echo "${20}"
+}
+
+remember() { # remember PID: note it for the final check
+  STARTED+=("$1:$(starttime "$1")")
+}
+
 stop_pid() {
   local pid=$1 kids k i
   kids=$(pgrep -P "$pid" 2>/dev/null || true)   # OpenBGPD forks helpers
-  # shellcheck disable=SC2206
-  STARTED+=($kids)
+  for k in $kids; do remember "$k"; done
   if alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do alive "$pid" || break; sleep 0.1; done
@@ -103,9 +115,10 @@ on_exit() {
   set +e
   trap - ERR
   teardown
-  local pid left=0
-  for pid in "${STARTED[@]}"; do
-    if alive "$pid"; then
+  local entry pid left=0
+  for entry in "${STARTED[@]}"; do
+    pid=${entry%%:*}
+    if alive "$pid" && [[ $(starttime "$pid") == "${entry#*:}" ]]; then
       log "WARNING: process $pid (${PID_NAME[$pid]:-helper}) is still running"
       left=1
     fi
@@ -236,7 +249,7 @@ start() {
   ip netns exec "$ns" "$@" >"$SDIR/$dir/$name.log" 2>&1 &
   local pid=$!
   PIDS+=("$pid")
-  STARTED+=("$pid")
+  remember "$pid"
   PID_NAME[$pid]=$label
   LAST_PID=$pid
 }
@@ -537,6 +550,7 @@ protocol bgp peer_frr {
   neighbor 10.0.1.1 as 65001;
   passive on;
   error wait time 1, 5;
+  enable extended messages on;
   ipv4 { import all; export filter to_frr; };
   ipv6 { import all; export filter to_frr; };
 }
@@ -572,13 +586,15 @@ EOF
   sleep 2
   cap_stop
 
-  NOTES=("scenario: initial exchange (ipv4 in NLRI, ipv6 in MP_REACH), FRR withdraws 10.1.3.0/24 + fd00:1:3::/48,"
+  NOTES=("scenario: extended messages (RFC 8654) negotiated, no ADD-PATH (FRR offers receive only, BIRD nothing);"
+    "scenario: initial exchange (ipv4 in NLRI, ipv6 in MP_REACH), FRR withdraws 10.1.3.0/24 + fd00:1:3::/48,"
     "scenario: BIRD withdraws 10.1.103.0/24 + fd00:1:103::/48; FRR hard-resets the session (NOTIFICATION Cease/administrative reset),"
     "scenario: the session comes back (tcp connection 2), then BIRD disables it with a shutdown message")
   session_finish "frr $V_FRR, AS 65001, 10.0.1.1 / fd00:1::1" \
     "bird $V_BIRD, AS 4200000001, 10.0.1.2 / fd00:1::2" \
     "10.0.1.1 fd00:1::1" "10.0.1.2 fd00:1::2" \
     a:OPEN b:OPEN a:UPDATE b:UPDATE a:KEEPALIVE b:KEEPALIVE a:cap:AS4=65001 b:cap:AS4=4200000001 \
+    a:cap:EXTMSG b:cap:EXTMSG \
     a:open:myas=65001 b:open:myas=23456 \
     a:attr:COMMUNITIES a:attr:LARGE_COMMUNITIES a:attr:EXT_COMMUNITIES a:attr:MED \
     b:attr:COMMUNITIES b:attr:LARGE_COMMUNITIES b:attr:EXT_COMMUNITIES b:attr:MED \
@@ -1023,6 +1039,7 @@ router bgp 65005
  neighbor fd00:5::2 remote-as 65105
  neighbor fd00:5::2 description bird
  neighbor fd00:5::2 capability extended-nexthop
+ neighbor fd00:5::2 timers 3 9
  !
  address-family ipv4 unicast
   network 10.5.1.0/24 route-map TAG-1
@@ -1087,13 +1104,17 @@ EOF
   wait_lacks 30 frr_has frr 10.5.103.0/24 fd00:5:103::/48
   sleep 1
 
+  step "a few KEEPALIVE intervals (3 s)"
+  sleep 7
+
   step "bird disables the session (no message)"
   birdc_ bird disable peer_frr >/dev/null
   sleep 2
   cap_stop
 
   NOTES=("scenario: session over IPv6 only (no IPv4 address on the link); extended next hop negotiated for ipv4 unicast,"
-    "scenario: IPv4 routes travel in MP_REACH_NLRI (AFI 1) with IPv6 next hops; withdrawals from both sides,"
+    "scenario: IPv4 routes travel in MP_REACH_NLRI (AFI 1) with IPv6 next hops; FRR offers hold time 9 s, so KEEPALIVEs"
+    "scenario: come every 3 s; withdrawals from both sides,"
     "scenario: then BIRD disables the session without a message")
   session_finish "frr $V_FRR, AS 65005, fd00:5::1" \
     "bird $V_BIRD, AS 65105, fd00:5::2" \
