@@ -176,8 +176,8 @@ impl Rib {
         }
         if empty {
             match prefix {
-                Prefix::V4(p) => self.v4.remove_if_empty(&p),
-                Prefix::V6(p) => self.v6.remove_if_empty(&p),
+                Prefix::V4(p) => self.v4.note_maybe_empty(p),
+                Prefix::V6(p) => self.v6.note_maybe_empty(p),
             }
         }
         changed
@@ -186,6 +186,12 @@ impl Rib {
     /// The current change number (the stamp of the latest selection change).
     pub fn seq(&self) -> u32 {
         self.seq
+    }
+
+    /// Frees destinations without paths whose withdrawal every export log has processed.
+    pub fn collect(&mut self, done: impl Fn(u32) -> bool + Copy) {
+        self.v4.collect(done);
+        self.v6.collect(done);
     }
 
     /// Number of destinations with a selected path, per family (IPv4, IPv6).
@@ -405,6 +411,11 @@ mod tests {
         rib.decide(p, &World);
         assert_eq!(rib.remove_peer(1, |_| true), vec![p]);
         assert!(rib.decide(p, &World));
+        assert!(
+            rib.dest(&p).is_some_and(|d| d.paths.is_empty()),
+            "kept as a tombstone"
+        );
+        rib.collect(|_| true);
         assert!(rib.dest(&p).is_none());
         assert!(rib.attrs.is_empty());
     }

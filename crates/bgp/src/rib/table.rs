@@ -168,6 +168,8 @@ pub struct Dest {
     /// Global change sequence number of the last change to the selection (used by the
     /// export logs to skip superseded entries).
     pub stamp: u32,
+    /// Dense id of the destination within its table (indexes per-peer Adj-RIB-Out bitmaps).
+    pub id: u32,
     /// How many leading paths are selected: 0 none (no eligible path), 1 the best only,
     /// more with multipath.
     pub selected: u8,
@@ -202,16 +204,26 @@ impl Dest {
     }
 }
 
-/// A table of destinations keyed by prefix.
+/// A table of destinations keyed by prefix, each with a dense id.
+///
+/// A destination that lost its last path stays as a tombstone until every export log has
+/// processed its withdrawal ([`Table::collect`]), so its id is not reused while some peer's
+/// Adj-RIB-Out bitmap may still refer to it.
 #[derive(Debug)]
 pub struct Table<P> {
     map: HashMap<P, Dest, foldhash::fast::RandomState>,
+    ids: Vec<Option<P>>,
+    free: Vec<u32>,
+    tombstones: Vec<P>,
 }
 
 impl<P: Hash + Eq + Copy> Default for Table<P> {
     fn default() -> Self {
         Table {
             map: HashMap::default(),
+            ids: Vec::new(),
+            free: Vec::new(),
+            tombstones: Vec::new(),
         }
     }
 }
@@ -222,9 +234,25 @@ impl<P: Hash + Eq + Copy + Ord> Table<P> {
         self.map.get(p)
     }
 
-    /// The destination of a prefix, created empty if absent.
+    /// The destination of a prefix, created empty (with a fresh id) if absent.
     pub fn entry(&mut self, p: P) -> &mut Dest {
-        self.map.entry(p).or_default()
+        let (ids, free) = (&mut self.ids, &mut self.free);
+        self.map.entry(p).or_insert_with(|| {
+            let id = match free.pop() {
+                Some(id) => {
+                    ids[id as usize] = Some(p);
+                    id
+                }
+                None => {
+                    ids.push(Some(p));
+                    (ids.len() - 1) as u32
+                }
+            };
+            Dest {
+                id,
+                ..Dest::default()
+            }
+        })
     }
 
     /// The destination of a prefix, if present.
@@ -232,24 +260,56 @@ impl<P: Hash + Eq + Copy + Ord> Table<P> {
         self.map.get_mut(p)
     }
 
-    /// Drops a destination that has no path left.
-    pub fn remove_if_empty(&mut self, p: &P) {
-        if self.map.get(p).is_some_and(|d| d.paths.is_empty()) {
-            self.map.remove(p);
+    /// Notes that a destination may have become a tombstone (no path left).
+    pub fn note_maybe_empty(&mut self, p: P) {
+        if self.map.get(&p).is_some_and(|d| d.paths.is_empty()) {
+            self.tombstones.push(p);
         }
     }
 
-    /// Number of destinations.
+    /// Removes tombstones whose last change every export log has processed (`done` says
+    /// whether a stamp is processed) and frees their ids.
+    pub fn collect(&mut self, done: impl Fn(u32) -> bool) {
+        let mut keep = Vec::new();
+        for p in std::mem::take(&mut self.tombstones) {
+            match self.map.get(&p) {
+                Some(d) if d.paths.is_empty() => {
+                    if done(d.stamp) {
+                        let id = d.id;
+                        self.map.remove(&p);
+                        self.ids[id as usize] = None;
+                        self.free.push(id);
+                    } else {
+                        keep.push(p);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.tombstones = keep;
+    }
+
+    /// The prefix of a destination id.
+    pub fn prefix_of(&self, id: u32) -> Option<P> {
+        self.ids.get(id as usize).copied().flatten()
+    }
+
+    /// One more than the highest id in use (the size a bitmap over ids needs).
+    pub fn id_bound(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Number of destinations with at least one path.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.map.len() - self.tombstones.len()
     }
 
-    /// Whether the table is empty.
+    /// Whether no destination has a path.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 
-    /// Every destination, in no particular order.
+    /// Every destination (tombstones included, with no path), in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&P, &Dest)> {
         self.map.iter()
     }
@@ -259,16 +319,17 @@ impl<P: Hash + Eq + Copy + Ord> Table<P> {
         self.map.iter_mut()
     }
 
-    /// The prefixes in order (for display and for feeding a new peer).
+    /// The prefixes with at least one path, in order (for display and for feeding a new
+    /// peer).
     pub fn sorted_prefixes(&self) -> Vec<P> {
-        let mut v: Vec<P> = self.map.keys().copied().collect();
+        let mut v: Vec<P> = self
+            .map
+            .iter()
+            .filter(|(_, d)| !d.paths.is_empty())
+            .map(|(p, _)| *p)
+            .collect();
         v.sort_unstable();
         v
-    }
-
-    /// Keeps only destinations for which `f` is true.
-    pub fn retain(&mut self, f: impl FnMut(&P, &mut Dest) -> bool) {
-        self.map.retain(f);
     }
 }
 
@@ -307,7 +368,7 @@ mod tests {
     fn a_destination_is_small() {
         assert_eq!(std::mem::size_of::<Path>(), 12);
         assert!(
-            std::mem::size_of::<Dest>() <= 24,
+            std::mem::size_of::<Dest>() <= 32,
             "{}",
             std::mem::size_of::<Dest>()
         );
