@@ -180,3 +180,49 @@ fn generated_clos_converges() {
     assert!(hops[2].starts_with("spine"), "{hops:?}");
     lab.destroy_and_check_clean();
 }
+
+#[test]
+fn generated_clos_with_bird_converges() {
+    if skip("generated_clos_with_bird_converges", false) {
+        return;
+    }
+    if !std::path::Path::new("/usr/sbin/bird").exists() {
+        eprintln!(
+            "SKIPPED generated_clos_with_bird_converges: needs BIRD 2 (apt-get install bird2)"
+        );
+        return;
+    }
+    let lab = Lab::new("birdclos-e2e");
+    let text = lab.ok(&[
+        "generate",
+        "--name",
+        "birdclos-e2e",
+        "--router",
+        "bird",
+        "--spines",
+        "1",
+        "--leafs",
+        "2",
+        "--hosts-per-leaf",
+        "1",
+    ]);
+    let topo = write(lab.root.path(), "clos.yaml", &text);
+    lab.ok(&["deploy", "-t", topo.to_str().unwrap()]);
+    lab.wait_for(60, "every node reaches every other through BIRD", || {
+        lab.run(&["check", "--name", "birdclos-e2e", "--timeout", "0.5"])
+            .status
+            .success()
+    });
+    let protocols = lab.ok(&[
+        "exec",
+        "--name",
+        "birdclos-e2e",
+        "spine1",
+        "--",
+        "birdc",
+        "show",
+        "protocols",
+    ]);
+    assert_eq!(protocols.matches("Established").count(), 2, "{protocols}");
+    lab.destroy_and_check_clean();
+}

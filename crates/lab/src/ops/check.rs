@@ -217,8 +217,8 @@ fn explain(fab: &Fabric<'_>, f: usize, t: usize, dst: IpAddr, icmp_err: Option<&
         }
     }
     match icmp_err {
-        Some(e) => format!("routes exist both ways, but the probe got {e}"),
-        None => "routes exist both ways, but no echo reply came back (dropped: firewall, neighbour resolution, link down?)".into(),
+        Some(e) => format!("routes exist both ways now, but the probe got {e}"),
+        None => "routes exist both ways now (they may have just converged), but no echo reply came back (dropped: firewall, neighbour resolution, link down?)".into(),
     }
 }
 

@@ -278,7 +278,7 @@ fn build(st: &mut LabState, opts: &DeployOpts, progress: &Progress) -> Result<()
     let procs: Vec<usize> = (0..plan.nodes.len())
         .filter(|i| plan.nodes[*i].behaviour.has_processes())
         .collect();
-    let results = par_map(&procs, 6, |_, &i| {
+    let results = par_map(&procs, 12, |_, &i| {
         start_one(&plan, i, &run_dir, &fds, &lab_fd, &opts.exe)
     });
     let mut first_err = None;

@@ -21,8 +21,11 @@ use crate::rt::{netns, proc, RtError};
 pub struct NodeRow {
     /// Node name.
     pub name: String,
-    /// Kind.
+    /// Kind (`k8s-node` for kind cluster nodes).
     pub kind: String,
+    /// Kubernetes role of a cluster node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<crate::topo::cluster::Role>,
     /// Image, if any.
     pub image: Option<String>,
     /// What runs.
@@ -126,16 +129,8 @@ pub fn rows(st: &LabState) -> Vec<NodeRow> {
                 .collect();
             NodeRow {
                 name: n.name.clone(),
-                kind: match n.role {
-                    Some(r) => format!(
-                        "k8s-node ({})",
-                        serde_json::to_value(r)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default()
-                    ),
-                    None => n.kind.clone(),
-                },
+                kind: n.kind.clone(),
+                role: n.role,
                 image: n.image.clone(),
                 behaviour: n.behaviour.describe().to_string(),
                 state,
@@ -196,7 +191,13 @@ pub fn print(st: &LabState, format: Format) -> Result<(), OpError> {
         };
         let mut cells = vec![
             r.name.clone(),
-            r.kind.clone(),
+            match r.role {
+                Some(crate::topo::cluster::Role::ControlPlane) => {
+                    "k8s-node (control-plane)".to_string()
+                }
+                Some(crate::topo::cluster::Role::Worker) => "k8s-node (worker)".to_string(),
+                None => r.kind.clone(),
+            },
             image,
             r.state.clone(),
             r.mgmt

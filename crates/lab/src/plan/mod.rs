@@ -347,18 +347,7 @@ pub fn build(input: PlanInput<'_>) -> Result<LabPlan, TopoError> {
     }
 
     resolve_network_modes(topo, input.cluster, &mut nodes, n_cluster)?;
-    for (i, def) in topo.nodes.iter().enumerate() {
-        for w in &def.wait_for {
-            if !topo.nodes.iter().any(|n| &n.name == w) {
-                return Err(TopoError::Invalid {
-                    loc: def.loc_of("wait-for"),
-                    key: format!("topology.nodes.{}.wait-for", def.name),
-                    msg: format!("`{w}` is not a node of this topology"),
-                });
-            }
-        }
-        let _ = i;
-    }
+    check_wait_for(topo)?;
 
     let mgmt = names::mgmt_net(topo)?;
     let kind_net = input.cluster.map(|_| names::kind_net());
@@ -384,6 +373,48 @@ pub fn build(input: PlanInput<'_>) -> Result<LabPlan, TopoError> {
         links,
         notes,
     })
+}
+
+/// `wait-for` names existing nodes and has no cycle (deploy would wait forever).
+fn check_wait_for(topo: &Topology) -> Result<(), TopoError> {
+    let err = |def: &NodeDef, msg: String| TopoError::Invalid {
+        loc: def.loc_of("wait-for"),
+        key: format!("topology.nodes.{}.wait-for", def.name),
+        msg,
+    };
+    for def in &topo.nodes {
+        for w in &def.wait_for {
+            if !topo.nodes.iter().any(|n| &n.name == w) {
+                return Err(err(def, format!("`{w}` is not a node of this topology")));
+            }
+        }
+    }
+    // Depth-first search from each node, following wait-for edges.
+    for start in &topo.nodes {
+        let mut stack: Vec<(&str, Vec<&str>)> =
+            vec![(start.name.as_str(), vec![start.name.as_str()])];
+        while let Some((at, path)) = stack.pop() {
+            let Some(def) = topo.nodes.iter().find(|n| n.name == at) else {
+                continue;
+            };
+            for w in &def.wait_for {
+                if w == &start.name {
+                    let mut cycle = path.clone();
+                    cycle.push(w);
+                    return Err(err(
+                        start,
+                        format!("wait-for forms a cycle: {}", cycle.join(" → ")),
+                    ));
+                }
+                if !path.contains(&w.as_str()) {
+                    let mut p = path.clone();
+                    p.push(w);
+                    stack.push((w, p));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `entrypoint` + `cmd`, unless it is only an idle shell or an init system (replaced by the

@@ -412,6 +412,9 @@ fn schema_errors_name_file_line_key() {
         ("name: t\ntopology:\n  nodes:\n    a: {mgmt-ipv4: 10.9.9.9}\n", "`topology.nodes.a.mgmt-ipv4`: 10.9.9.9 is outside 172.20.20.0/24"),
         ("name: t\ntopology:\n  nodes:\n    a: {}\n  links:\n    - endpoints: [\"a:e1\"]\n", "bad.yaml:6:18: `topology.links[0].endpoints`: a link has exactly 2 endpoints, found 1"),
         ("name: t\ntopology: [\n", "bad.yaml:3:1: YAML syntax error"),
+        ("name: t\ntopology:\n  nodes:\n    a: {wait-for: [b]}\n    b: {wait-for: [a]}\n", "bad.yaml:4:19: `topology.nodes.a.wait-for`: wait-for forms a cycle: a → b → a"),
+        ("name: t\ntopology:\n  nodes:\n    a: {wait-for: [c]}\n", "`c` is not a node of this topology"),
+        ("name: t\ntopology:\n  nodes:\n    a: {}\n    a: {}\n", "bad.yaml:5:5: `topology.nodes.a`: duplicate key"),
     ];
     let mut wrong = Vec::new();
     for (text, want) in cases {
