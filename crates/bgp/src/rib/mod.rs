@@ -89,23 +89,19 @@ impl Rib {
     }
 
     /// Stores `path` (whose attribute reference the caller took), replacing the path of the
-    /// same peer and path id. Returns whether anything changed.
-    pub fn upsert(&mut self, prefix: Prefix, path: Path) -> bool {
+    /// same peer and path id, which is returned (its attribute reference already dropped).
+    pub fn upsert(&mut self, prefix: Prefix, path: Path) -> Option<Path> {
         let dest = self.dest_mut(prefix);
         dest.touch(path.peer, path.path_id);
         let old = dest.paths.upsert(path);
-        match old {
-            Some(o) => {
-                let same = o == path;
-                self.attrs.release(o.attrs);
-                !same
-            }
-            None => true,
+        if let Some(o) = old {
+            self.attrs.release(o.attrs);
         }
+        old
     }
 
-    /// Removes the path of (peer, path id). Returns whether one was removed.
-    pub fn remove(&mut self, prefix: Prefix, peer: PeerId, path_id: u32) -> bool {
+    /// Removes the path of (peer, path id) and returns it (its attribute reference dropped).
+    pub fn remove(&mut self, prefix: Prefix, peer: PeerId, path_id: u32) -> Option<Path> {
         let dest = match prefix {
             Prefix::V4(p) => self.v4.get_mut(&p),
             Prefix::V6(p) => self.v6.get_mut(&p),
@@ -114,20 +110,28 @@ impl Rib {
             d.touch(peer, path_id);
             d.paths.remove(peer, path_id)
         });
-        match removed {
-            Some(o) => {
-                self.attrs.release(o.attrs);
-                true
-            }
-            None => false,
+        if let Some(o) = removed {
+            self.attrs.release(o.attrs);
         }
+        removed
     }
 
     /// Removes every path of `peer` matching `filter` (all of them with `|_| true`),
     /// returning the prefixes that lost a path.
     pub fn remove_peer(&mut self, peer: PeerId, filter: impl Fn(&Path) -> bool) -> Vec<Prefix> {
+        self.remove_peer_counted(peer, filter).0
+    }
+
+    /// [`remove_peer`](Self::remove_peer), also returning how many removed paths were
+    /// eligible (accepted by import policy).
+    pub fn remove_peer_counted(
+        &mut self,
+        peer: PeerId,
+        filter: impl Fn(&Path) -> bool,
+    ) -> (Vec<Prefix>, usize) {
+        let mut accepted = 0usize;
         let mut touched = Vec::new();
-        let mut released: Vec<AttrId> = Vec::new();
+        let mut released: Vec<(AttrId, bool)> = Vec::new();
         for (p, d) in self.v4.iter_mut() {
             if d.paths
                 .as_slice()
@@ -148,10 +152,11 @@ impl Rib {
                 touched.push(Prefix::V6(*p));
             }
         }
-        for a in released {
+        for (a, eligible) in released {
+            accepted += usize::from(eligible);
             self.attrs.release(a);
         }
-        touched
+        (touched, accepted)
     }
 
     /// Runs the decision process for a prefix: orders its paths (best, then multipath
@@ -207,7 +212,7 @@ fn remove_matching(
     dest: &mut Dest,
     peer: PeerId,
     filter: &impl Fn(&Path) -> bool,
-    released: &mut Vec<AttrId>,
+    released: &mut Vec<(AttrId, bool)>,
 ) {
     let gone: Vec<Path> = dest
         .paths
@@ -219,7 +224,7 @@ fn remove_matching(
     for x in gone {
         dest.touch(x.peer, x.path_id);
         if let Some(r) = dest.paths.remove(x.peer, x.path_id) {
-            released.push(r.attrs);
+            released.push((r.attrs, r.is_eligible()));
         }
     }
 }
@@ -333,15 +338,16 @@ mod tests {
         let mut rib = Rib::default();
         let p: Prefix = "10.1.0.0/24".parse().unwrap();
         let long = path_attrs(&mut rib, &[65001, 65009]);
-        assert!(rib.upsert(
+        let old = rib.upsert(
             p,
             Path {
                 attrs: long,
                 peer: 1,
                 flags: 0,
-                path_id: 0
-            }
-        ));
+                path_id: 0,
+            },
+        );
+        assert!(old.is_none());
         assert!(rib.decide(p, &World));
         let s1 = rib.dest(&p).unwrap().stamp;
         let short = path_attrs(&mut rib, &[65002]);

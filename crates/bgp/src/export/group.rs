@@ -1,0 +1,219 @@
+//! Update groups: peers with the same outbound settings share one change log and one cache
+//! of encoded attributes. Each peer keeps a cursor into its group's log and a bitmap of
+//! the destinations it was sent (its Adj-RIB-Out, RFC 4271 §3.2).
+
+use std::collections::VecDeque;
+
+use bgp_wire::{Family, Prefix};
+use hashbrown::HashMap;
+
+use super::rules::{Exported, GroupKey, Source};
+use crate::rib::store::AttrId;
+use crate::rib::table::PeerId;
+
+/// A selection change to propagate: the prefix and the change number it got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    /// Change number (the destination's stamp when it was logged).
+    pub seq: u32,
+    /// The prefix.
+    pub prefix: Prefix,
+}
+
+/// Cache key of an export result: attribute set, source class and originator.
+pub type CacheKey = (AttrId, Source, u32);
+
+/// An update group.
+#[derive(Debug)]
+pub struct Group {
+    /// The shared settings.
+    pub key: GroupKey,
+    /// Member peers.
+    pub members: Vec<PeerId>,
+    log: VecDeque<Change>,
+    base: u64,
+    cache: HashMap<CacheKey, Option<Exported>>,
+    cache_epoch: u64,
+}
+
+impl Group {
+    /// A group without members.
+    pub fn new(key: GroupKey) -> Self {
+        Group {
+            key,
+            members: Vec::new(),
+            log: VecDeque::new(),
+            base: 0,
+            cache: HashMap::new(),
+            cache_epoch: 0,
+        }
+    }
+
+    /// Appends a change.
+    pub fn log(&mut self, change: Change) {
+        self.log.push_back(change);
+    }
+
+    /// Absolute index one past the last logged change.
+    pub fn end(&self) -> u64 {
+        self.base + self.log.len() as u64
+    }
+
+    /// The change at absolute index `i`, if still logged.
+    pub fn change(&self, i: u64) -> Option<Change> {
+        i.checked_sub(self.base)
+            .and_then(|o| self.log.get(o as usize))
+            .copied()
+    }
+
+    /// Drops the changes every member has passed (`min_cursor` is the smallest cursor).
+    pub fn trim(&mut self, min_cursor: u64) {
+        while self.base < min_cursor && self.log.pop_front().is_some() {
+            self.base += 1;
+        }
+    }
+
+    /// The oldest change number still logged, if any.
+    pub fn oldest_seq(&self) -> Option<u32> {
+        self.log.front().map(|c| c.seq)
+    }
+
+    /// Number of logged changes.
+    pub fn backlog(&self) -> usize {
+        self.log.len()
+    }
+
+    /// The cached export result for a key, valid while the RIB epoch is unchanged.
+    pub fn cached(&mut self, epoch: u64, key: &CacheKey) -> Option<&Option<Exported>> {
+        if self.cache_epoch != epoch {
+            self.cache.clear();
+            self.cache_epoch = epoch;
+        }
+        self.cache.get(key)
+    }
+
+    /// Stores an export result.
+    pub fn store(&mut self, key: CacheKey, value: Option<Exported>) {
+        if self.cache.len() > 200_000 {
+            self.cache.clear();
+        }
+        self.cache.insert(key, value);
+    }
+}
+
+/// A growable bit set over destination ids.
+#[derive(Debug, Clone, Default)]
+pub struct BitSet {
+    words: Vec<u64>,
+}
+
+impl BitSet {
+    /// Whether bit `i` is set.
+    pub fn contains(&self, i: u32) -> bool {
+        self.words
+            .get(i as usize / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    /// Sets bit `i`; returns whether it was clear.
+    pub fn insert(&mut self, i: u32) -> bool {
+        let w = i as usize / 64;
+        if w >= self.words.len() {
+            self.words.resize(w + 1, 0);
+        }
+        let was = self.words[w] & (1 << (i % 64)) != 0;
+        self.words[w] |= 1 << (i % 64);
+        !was
+    }
+
+    /// Clears bit `i`; returns whether it was set.
+    pub fn remove(&mut self, i: u32) -> bool {
+        let w = i as usize / 64;
+        match self.words.get_mut(w) {
+            Some(word) => {
+                let was = *word & (1 << (i % 64)) != 0;
+                *word &= !(1 << (i % 64));
+                was
+            }
+            None => false,
+        }
+    }
+
+    /// The set bits.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.words.iter().enumerate().flat_map(|(wi, &w)| {
+            (0..64)
+                .filter(move |b| w & (1 << b) != 0)
+                .map(move |b| (wi * 64 + b) as u32)
+        })
+    }
+}
+
+/// What ends a table walk for a peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WalkEnd {
+    /// End-of-RIB markers for these families (after the session came up, RFC 4724 §2).
+    EndOfRib(Vec<Family>),
+    /// EoRR for this family (answer to an enhanced route refresh, RFC 7313 §4).
+    EnhancedRefresh(Family),
+    /// Nothing (answer to a plain route refresh).
+    Nothing,
+}
+
+/// A walk over the table that feeds a peer everything (session start, route refresh).
+#[derive(Debug, Clone)]
+pub struct Walk {
+    /// The prefixes to visit, in order.
+    pub prefixes: Vec<Prefix>,
+    /// Next position.
+    pub pos: usize,
+    /// What to send once done.
+    pub end: WalkEnd,
+}
+
+/// A peer's outbound state.
+#[derive(Debug, Clone, Default)]
+pub struct PeerOut {
+    /// Its group.
+    pub group: usize,
+    /// Absolute index of the next change to process in the group log.
+    pub cursor: u64,
+    /// Table walks to do before (or while) following the log.
+    pub walks: VecDeque<Walk>,
+    /// IPv4 destinations advertised to the peer.
+    pub adj_v4: BitSet,
+    /// IPv6 destinations advertised to the peer.
+    pub adj_v6: BitSet,
+    /// Number of IPv4 and IPv6 prefixes advertised.
+    pub advertised: [u64; 2],
+    /// BoRR markers to send first (enhanced route refresh, RFC 7313 §4).
+    pub borr: Vec<Family>,
+}
+
+impl PeerOut {
+    /// The bitmap of a family.
+    pub fn adj(&mut self, family: Family) -> &mut BitSet {
+        if family == Family::IPV6_UNICAST {
+            &mut self.adj_v6
+        } else {
+            &mut self.adj_v4
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bitsets_track_membership() {
+        let mut b = BitSet::default();
+        assert!(b.insert(3));
+        assert!(!b.insert(3));
+        assert!(b.insert(200));
+        assert_eq!(b.iter().collect::<Vec<_>>(), vec![3, 200]);
+        assert!(b.remove(3));
+        assert!(!b.remove(3));
+        assert!(!b.contains(3) && b.contains(200) && !b.contains(9999));
+    }
+}

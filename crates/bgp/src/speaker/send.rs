@@ -1,0 +1,287 @@
+//! Sending: turning selection changes and table walks into UPDATE messages for one peer,
+//! within a byte budget (the runtime calls again when the socket drained).
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use bgp_wire::route_refresh::subtype;
+use bgp_wire::{Family, Nlri, Prefix, RouteRefresh, UpdatePacker};
+
+use super::{Fill, PeerId, Speaker};
+use crate::export::group::{CacheKey, WalkEnd};
+use crate::export::rules::{self, Exported, Source};
+
+/// Routes gathered for one peer before encoding.
+#[derive(Default)]
+struct Batch {
+    groups: Vec<(Exported, Family, Vec<Nlri>)>,
+    index: HashMap<(*const u8, Family), usize>,
+    withdrawn: [Vec<Nlri>; 2],
+    estimate: usize,
+}
+
+impl Batch {
+    fn announce(&mut self, e: &Exported, family: Family, prefix: Prefix) {
+        let key = (Rc::as_ptr(&e.attrs) as *const u8, family);
+        let i = match self.index.get(&key) {
+            Some(&i) => i,
+            None => {
+                self.groups.push((e.clone(), family, Vec::new()));
+                self.estimate += e.attrs.len() + 40;
+                self.index.insert(key, self.groups.len() - 1);
+                self.groups.len() - 1
+            }
+        };
+        self.groups[i].2.push(Nlri::new(prefix));
+        self.estimate += prefix_octets(prefix);
+    }
+
+    fn withdraw(&mut self, family: Family, prefix: Prefix) {
+        self.withdrawn[usize::from(family == Family::IPV6_UNICAST)].push(Nlri::new(prefix));
+        self.estimate += prefix_octets(prefix);
+    }
+
+    /// Encodes everything; returns the number of UPDATE messages.
+    fn flush(&mut self, packer: &UpdatePacker, out: &mut Vec<u8>) -> u64 {
+        let mut n = 0;
+        for (fi, w) in self.withdrawn.iter_mut().enumerate() {
+            if !w.is_empty() {
+                let fam = if fi == 0 {
+                    Family::IPV4_UNICAST
+                } else {
+                    Family::IPV6_UNICAST
+                };
+                n += packer.withdraw(fam, w.drain(..), out) as u64;
+            }
+        }
+        for (e, fam, nlri) in self.groups.drain(..) {
+            let r = if e.in_nlri_field {
+                packer.announce_ipv4(&e.attrs, nlri, out)
+            } else {
+                packer.announce_mp(fam, &e.next_hop.to_mp(), &e.attrs, nlri, out)
+            };
+            match r {
+                Ok(k) => n += k as u64,
+                Err(err) => tracing::error!(%err, "route not sent: attributes too large"),
+            }
+        }
+        self.index.clear();
+        self.estimate = 0;
+        n
+    }
+}
+
+fn prefix_octets(p: Prefix) -> usize {
+    1 + usize::from(p.prefix_len()).div_ceil(8)
+}
+
+fn family_of(p: Prefix) -> Family {
+    match p {
+        Prefix::V4(_) => Family::IPV4_UNICAST,
+        Prefix::V6(_) => Family::IPV6_UNICAST,
+    }
+}
+
+impl Speaker {
+    /// Appends to `out` the messages `id` is to be sent next, about `budget` octets at
+    /// most (a little more for the last message). Returns whether more is pending.
+    pub fn fill(&mut self, id: PeerId, budget: usize, out: &mut Vec<u8>) -> Fill {
+        let Some(session) = self.peer(id).and_then(|p| p.session.as_ref()) else {
+            return Fill::Idle;
+        };
+        let packer = UpdatePacker::new(session.negotiated.tx);
+        let start = out.len();
+        let mut sent = 0u64;
+        let borr: Vec<Family> = match self.peer_mut(id).and_then(|p| p.session.as_mut()) {
+            Some(s) => s.out.borr.drain(..).collect(),
+            None => Vec::new(),
+        };
+        for family in borr {
+            RouteRefresh {
+                family,
+                subtype: subtype::BORR,
+            }
+            .encode(out);
+        }
+        let mut batch = Batch::default();
+        // Table walks first (session start, route refresh).
+        loop {
+            if out.len() - start + batch.estimate >= budget {
+                break;
+            }
+            let step = {
+                let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) else {
+                    break;
+                };
+                match s.out.walks.front_mut() {
+                    None => None,
+                    Some(w) if w.pos < w.prefixes.len() => {
+                        w.pos += 1;
+                        Some(Ok(w.prefixes[w.pos - 1]))
+                    }
+                    Some(_) => Some(Err(s.out.walks.pop_front().map(|w| w.end))),
+                }
+            };
+            match step {
+                None => break,
+                Some(Ok(prefix)) => self.export_one(id, prefix, &mut batch),
+                Some(Err(end)) => {
+                    sent += batch.flush(&packer, out);
+                    match end {
+                        Some(WalkEnd::EndOfRib(families)) => {
+                            for f in families {
+                                packer.end_of_rib(f, out);
+                                sent += 1;
+                            }
+                        }
+                        Some(WalkEnd::EnhancedRefresh(f)) => {
+                            RouteRefresh {
+                                family: f,
+                                subtype: subtype::EORR,
+                            }
+                            .encode(out);
+                        }
+                        Some(WalkEnd::Nothing) | None => {}
+                    }
+                }
+            }
+        }
+        sent += batch.flush(&packer, out);
+        // Then the changes logged since.
+        let walking = self.session_walking(id);
+        if !walking {
+            loop {
+                if out.len() - start + batch.estimate >= budget {
+                    break;
+                }
+                let Some((g, cursor)) = self.cursor(id) else {
+                    break;
+                };
+                let Some(change) = self.groups[g].as_ref().and_then(|grp| grp.change(cursor))
+                else {
+                    break;
+                };
+                if let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) {
+                    s.out.cursor = cursor + 1;
+                }
+                if self
+                    .rib
+                    .dest(&change.prefix)
+                    .is_some_and(|d| d.stamp == change.seq)
+                {
+                    self.export_one(id, change.prefix, &mut batch);
+                }
+            }
+            sent += batch.flush(&packer, out);
+            if let Some((g, _)) = self.cursor(id) {
+                self.trim_group(g);
+            }
+        }
+        if let Some(p) = self.peer_mut(id) {
+            p.counters.updates_sent += sent;
+        }
+        if self.session_walking(id) || self.has_log_backlog(id) {
+            Fill::More
+        } else {
+            self.collect_tombstones();
+            Fill::Idle
+        }
+    }
+
+    /// Whether `fill` has anything to do for the peer.
+    pub fn has_pending(&self, id: PeerId) -> bool {
+        self.session_walking(id)
+            || self.has_log_backlog(id)
+            || self
+                .peer(id)
+                .and_then(|p| p.session.as_ref())
+                .is_some_and(|s| !s.out.borr.is_empty())
+    }
+
+    fn session_walking(&self, id: PeerId) -> bool {
+        self.peer(id)
+            .and_then(|p| p.session.as_ref())
+            .is_some_and(|s| !s.out.walks.is_empty())
+    }
+
+    fn has_log_backlog(&self, id: PeerId) -> bool {
+        self.cursor(id)
+            .is_some_and(|(g, c)| self.groups[g].as_ref().is_some_and(|grp| c < grp.end()))
+    }
+
+    fn cursor(&self, id: PeerId) -> Option<(usize, u64)> {
+        let s = self.peer(id)?.session.as_ref()?;
+        Some((s.out.group, s.out.cursor))
+    }
+
+    /// Decides what `id` gets for `prefix` now, and records it in its Adj-RIB-Out.
+    fn export_one(&mut self, id: PeerId, prefix: Prefix, batch: &mut Batch) {
+        let family = family_of(prefix);
+        let Some(dest) = self.rib.dest(&prefix) else {
+            return;
+        };
+        let did = dest.id;
+        let exported = match dest.best().copied() {
+            None => None,
+            // Never back to where it came from.
+            Some(best) if best.peer == id => None,
+            Some(best) => self.exported(id, prefix, best),
+        };
+        let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) else {
+            return;
+        };
+        let fi = usize::from(family == Family::IPV6_UNICAST);
+        match exported {
+            None => {
+                if s.out.adj(family).remove(did) {
+                    s.out.advertised[fi] -= 1;
+                    batch.withdraw(family, prefix);
+                }
+            }
+            Some(e) => {
+                if s.out.adj(family).insert(did) {
+                    s.out.advertised[fi] += 1;
+                }
+                batch.announce(&e, family, prefix);
+            }
+        }
+    }
+
+    /// The export result of the best path for the peer's group, cached per group while
+    /// the RIB does not change.
+    fn exported(
+        &mut self,
+        id: PeerId,
+        prefix: Prefix,
+        best: crate::rib::table::Path,
+    ) -> Option<Exported> {
+        let g = self.peer(id)?.session.as_ref()?.out.group;
+        let (source, originator) = self.source(best.peer);
+        let reflected = matches!(source, Source::Internal | Source::InternalClient);
+        let key: CacheKey = (
+            best.attrs,
+            source,
+            if reflected { u32::from(originator) } else { 0 },
+        );
+        let epoch = self.epoch;
+        let group = self.groups.get_mut(g)?.as_mut()?;
+        let cacheable = group.key.export_policy.is_none();
+        if cacheable {
+            if let Some(hit) = group.cached(epoch, &key) {
+                return hit.clone();
+            }
+        }
+        let policy = group
+            .key
+            .export_policy
+            .as_deref()
+            .and_then(|n| self.policies.get(n))
+            .map(|p| &**p);
+        let attrs = self.rib.attrs.get(best.attrs);
+        let e = rules::export(prefix, attrs, source, originator, &group.key, policy);
+        if cacheable {
+            group.store(key, e.clone());
+        }
+        e
+    }
+}
