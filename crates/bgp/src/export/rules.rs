@@ -28,6 +28,9 @@ pub enum PolicyResult {
 pub enum NextHopAction {
     /// Leave it to the session rules.
     Unchanged,
+    /// Keep the route's next hop even where the session rules would rewrite it (eBGP):
+    /// FRR's `set ip next-hop unchanged`.
+    Keep,
     /// Our address on the session.
     SelfAddress,
     /// The peer's address (import side: the neighbor that sent the route).
@@ -172,6 +175,7 @@ pub fn export(
                 }
                 match next_hop {
                     NextHopAction::Unchanged => {}
+                    NextHopAction::Keep => self_nh = attrs.next_hop.is_local(),
                     // Outbound, "peer address" is our end of the session, as in FRR.
                     NextHopAction::SelfAddress | NextHopAction::PeerAddress => self_nh = true,
                     NextHopAction::Address(addr) => {

@@ -214,7 +214,9 @@ impl Speaker {
                             match next_hop {
                                 NextHopAction::PeerAddress => a.next_hop = address.into(),
                                 NextHopAction::Address(x) => a.next_hop = x.into(),
-                                NextHopAction::Unchanged | NextHopAction::SelfAddress => {}
+                                NextHopAction::Unchanged
+                                | NextHopAction::Keep
+                                | NextHopAction::SelfAddress => {}
                             }
                             (self.rib.attrs.intern(a), 0)
                         }

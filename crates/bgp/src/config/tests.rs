@@ -1,0 +1,139 @@
+use super::*;
+
+const FULL: &str = r#"
+router:
+  asn: 65005
+  router-id: 10.0.5.1
+  listen: [10.0.5.1, 10.0.101.2]
+  hold-time: 30
+  bestpath: { always-compare-med: true }
+  maximum-paths: { ebgp: 2 }
+networks:
+  - 10.0.5.0/24
+  - prefix: 10.0.6.0/24
+    communities: ["65005:1"]
+prefix-lists:
+  PODS:
+    - { prefix: 10.1.0.0/16, ge: 24, le: 24 }
+policies:
+  ONLY-PODS:
+    - match: { prefix-list: PODS }
+      action: accept
+neighbors:
+  - address: 10.0.101.1
+    remote-as: 500
+    description: spine01
+    import: ONLY-PODS
+  - address: 10.0.5.11
+    remote-as: internal
+    max-prefix: { limit: 100, action: warn }
+    shutdown: { message: "maintenance" }
+"#;
+
+#[test]
+fn a_complete_configuration_parses() {
+    let c = RouterConfig::parse("router.yaml", FULL).unwrap();
+    assert_eq!(c.router.asn, 65005);
+    assert_eq!(c.router.maximum_paths.ebgp, 2);
+    assert_eq!(c.networks.len(), 2);
+    assert_eq!(c.neighbors[0].remote_as, RemoteAsConfig::Asn(500));
+    assert_eq!(
+        c.neighbors[1].remote_as,
+        RemoteAsConfig::Kind(RemoteAsKind::Internal)
+    );
+    assert_eq!(c.neighbors[1].shutdown_message(), Some("maintenance"));
+    assert!(c.policies.contains_key("ONLY-PODS"));
+}
+
+fn err(text: &str) -> ConfigError {
+    RouterConfig::parse("r.yaml", text).unwrap_err()
+}
+
+#[test]
+fn a_type_error_names_the_key_and_the_line() {
+    let e = err("router: { asn: many, router-id: 10.0.0.1 }\n");
+    assert_eq!(e.key, "router.asn");
+    assert!(e.problem.contains("line 1"), "{e}");
+}
+
+#[test]
+fn an_unknown_key_is_refused_with_its_name() {
+    let e = err("router: { asn: 1, router-id: 10.0.0.1, hold: 3 }\n");
+    assert!(e.to_string().contains("hold"), "{e}");
+    let e = err("router: { asn: 1, router-id: 10.0.0.1 }\nneighbours: []\n");
+    assert!(e.to_string().contains("neighbours"), "{e}");
+}
+
+#[test]
+fn semantic_errors_name_the_key() {
+    let base = "router: { asn: 65000, router-id: 10.0.0.1 }\n";
+    let cases = [
+        (
+            "router: { asn: 65000, router-id: 0.0.0.0 }\n",
+            "router.router-id",
+        ),
+        (
+            "router: { asn: 65000, router-id: 10.0.0.1, hold-time: 2 }\n",
+            "router.hold-time",
+        ),
+        ("router: { asn: 0, router-id: 10.0.0.1 }\n", "router.asn"),
+    ];
+    for (text, key) in cases {
+        assert_eq!(err(text).key, key, "{text}");
+    }
+    let dup = format!(
+        "{base}neighbors:\n  - {{ address: 10.0.0.2, remote-as: 1 }}\n  - {{ address: 10.0.0.2, remote-as: 2 }}\n"
+    );
+    let e = err(&dup);
+    assert_eq!(e.key, "neighbors[1].address");
+    assert!(e.problem.contains("neighbors[0]"));
+    let unknown =
+        format!("{base}neighbors:\n  - {{ address: 10.0.0.2, remote-as: 1, import: NOPE }}\n");
+    let e = err(&unknown);
+    assert_eq!(e.key, "neighbors[0].import");
+    assert!(e.problem.contains("NOPE"));
+    let fam = format!(
+        "{base}neighbors:\n  - {{ address: 10.0.0.2, remote-as: 1, local-address: \"fd00::1\" }}\n"
+    );
+    assert_eq!(err(&fam).key, "neighbors[0].local-address");
+}
+
+#[test]
+fn rfc8212_mode_refuses_ebgp_neighbors_without_policies() {
+    let text = "router: { asn: 65000, router-id: 10.0.0.1, ebgp-requires-policy: true }\nneighbors:\n  - { address: 10.0.0.2, remote-as: 65001 }\n  - { address: 10.0.0.3, remote-as: internal }\n";
+    let e = err(text);
+    assert_eq!(e.key, "neighbors[0].import");
+    assert!(e.problem.contains("RFC 8212"));
+}
+
+#[test]
+fn a_policy_error_is_reported_with_its_key() {
+    let text = "router: { asn: 65000, router-id: 10.0.0.1 }\npolicies:\n  P:\n    - match: { prefix-list: MISSING }\n      action: accept\n";
+    let e = err(text);
+    assert!(e.key.starts_with("policies.P"), "{e}");
+    assert!(e.problem.contains("MISSING"), "{e}");
+}
+
+#[test]
+fn the_quick_form_builds_neighbors_from_address_and_asn() {
+    let c = RouterConfig::quick(
+        65000,
+        "10.99.0.1".parse().unwrap(),
+        vec!["10.99.0.1".parse().unwrap()],
+        &["10.99.0.2,65001".into(), "10.99.0.3,internal".into()],
+    )
+    .unwrap();
+    assert_eq!(c.neighbors.len(), 2);
+    assert_eq!(c.neighbors[0].remote_as, RemoteAsConfig::Asn(65001));
+    let e = RouterConfig::quick(
+        1,
+        "10.0.0.1".parse().unwrap(),
+        vec![],
+        &["10.99.0.2".into()],
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "--neighbor[0]");
+    let e =
+        RouterConfig::quick(1, "10.0.0.1".parse().unwrap(), vec![], &["x,1".into()]).unwrap_err();
+    assert!(e.problem.contains("not an IP address"));
+}
