@@ -264,8 +264,9 @@ impl Nl {
 
     /// Sets an interface administratively up or down.
     pub fn set_up(&mut self, name: &str, up: bool) -> Result<(), RtError> {
+        // By name: the kernel looks the interface up itself (one round trip).
         let mut m = LinkMessage::default();
-        m.header.index = self.require_index(name)?;
+        m.attributes.push(LinkAttribute::IfName(name.to_string()));
         m.header.flags = if up {
             LinkFlags::Up
         } else {
@@ -283,7 +284,7 @@ impl Nl {
     /// Makes an interface a port of the bridge with ifindex `master`.
     pub fn set_master(&mut self, name: &str, master: u32) -> Result<(), RtError> {
         let mut m = LinkMessage::default();
-        m.header.index = self.require_index(name)?;
+        m.attributes.push(LinkAttribute::IfName(name.to_string()));
         m.attributes.push(LinkAttribute::Controller(master));
         self.request(
             &format!("set {name} master {master}"),
