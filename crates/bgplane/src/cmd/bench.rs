@@ -1,14 +1,17 @@
-//! `bgplane bench` (not yet implemented: issue #3).
+//! `bgplane bench`: benchmarks against FRR, BIRD, OpenBGPD and GoBGP (issue #3); the
+//! harness lives in the `bench` crate.
 
 /// Arguments of `bgplane bench`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Arguments, reserved until the subcommand lands.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+    #[command(subcommand)]
+    command: bench::Command,
 }
 
-/// Runs the subcommand.
-pub(crate) fn run(_args: Args) -> anyhow::Result<()> {
-    Err(super::not_yet("bench", 3))
+/// Runs the subcommand and prints its report.
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    let out = bench::run(args.command, &exe)?;
+    print!("{out}");
+    Ok(())
 }
