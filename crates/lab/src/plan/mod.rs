@@ -4,6 +4,7 @@
 
 pub mod behaviour;
 mod names;
+mod vyos;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
@@ -123,6 +124,9 @@ pub struct NodePlan {
     pub pod_cidrs: Vec<IpNet>,
     /// The node's directory.
     pub dir: PathBuf,
+    /// For a VyOS node: the config.boot its FRR configuration was translated from.
+    #[serde(default)]
+    pub vyos_config: Option<PathBuf>,
 }
 
 /// A bind mount with an absolute source.
@@ -241,6 +245,7 @@ pub fn build(input: PlanInput<'_>) -> Result<LabPlan, TopoError> {
                 node_ips: cn.node_ips.clone(),
                 pod_cidrs: cn.pod_cidrs.clone(),
                 dir: lab_dir.join(&cn.name),
+                vyos_config: None,
             });
             locs.push(cn.loc.clone());
         }
@@ -248,28 +253,25 @@ pub fn build(input: PlanInput<'_>) -> Result<LabPlan, TopoError> {
     let n_cluster = nodes.len();
 
     let mut host_images: Vec<(String, Vec<String>)> = Vec::new();
+    let mut vyos_images: Vec<(String, Vec<String>)> = Vec::new();
     for def in &topo.nodes {
         let has_cmd = def.cmd.is_some() || def.entrypoint.is_some();
-        let behaviour =
-            behaviour_for(&def.kind, def.image.as_deref(), has_cmd).map_err(|e| match e {
-                Unmappable::Kind(k) => TopoError::Invalid {
+        let (behaviour, vyos_image) = match behaviour_for(&def.kind, def.image.as_deref(), has_cmd)
+        {
+            Ok(b) => (b, None),
+            // VyOS runs as FRR with its config.boot translated (see `vyos::map`).
+            Err(Unmappable::Vyos(img)) => (Behaviour::Frr { autostart: true }, Some(img)),
+            Err(Unmappable::Kind(k)) => {
+                return Err(TopoError::Invalid {
                     loc: def.loc_of("kind"),
                     key: format!("topology.nodes.{}.kind", def.name),
                     msg: format!(
                         "kind `{k}` is not supported by bgplane lab (supported: {})",
                         KINDS.join(", ")
                     ),
-                },
-                Unmappable::Vyos(img) => TopoError::Invalid {
-                    loc: def.loc_of("image"),
-                    key: format!("topology.nodes.{}.image", def.name),
-                    msg: format!(
-                        "image `{img}` is VyOS, which cannot run here (no Docker, no VyOS image); \
-                     run FRR in its place, as examples/cilium-bgp-cross-as/topo-frr.yaml does \
-                     with the same addresses and BGP configuration"
-                    ),
-                },
-            })?;
+                })
+            }
+        };
         if behaviour == Behaviour::Host {
             if let Some(img) = &def.image {
                 match host_images.iter_mut().find(|(i, _)| i == img) {
@@ -336,8 +338,23 @@ pub fn build(input: PlanInput<'_>) -> Result<LabPlan, TopoError> {
             node_ips: Vec::new(),
             pod_cidrs: Vec::new(),
             dir: node_dir,
+            vyos_config: None,
         });
+        if let Some(img) = vyos_image {
+            let node = nodes.last_mut().expect("just pushed");
+            vyos::map(node, def, &img, &topo.file, &mut notes)?;
+            match vyos_images.iter_mut().find(|(i, _)| *i == img) {
+                Some((_, users)) => users.push(def.name.clone()),
+                None => vyos_images.push((img, vec![def.name.clone()])),
+            }
+        }
         locs.push(def.loc.clone());
+    }
+    for (img, users) in vyos_images {
+        notes.push(format!(
+            "VyOS image {img} ({}) runs as Debian FRR, with each node's config.boot translated to FRR configuration",
+            users.join(", ")
+        ));
     }
     for (img, users) in host_images {
         notes.push(format!(

@@ -188,26 +188,65 @@ fn seed_002_plan_joins_servers_to_kind_nodes() {
 }
 
 #[test]
-fn seed_000_original_names_the_vyos_image() {
-    let e = plan_of(
+fn seed_000_original_maps_vyos_to_frr() {
+    let p = plan_of(
         "cilium-bgp-cross-as/topo.yaml",
         Some("cilium-bgp-cross-as/cluster.yaml"),
     )
-    .unwrap_err()
-    .to_string();
+    .unwrap();
+    let idx = |n: &str| p.node_index(n).unwrap();
+    let spine = &p.nodes[idx("spine01")];
+    assert_eq!(spine.behaviour, Behaviour::Frr { autostart: true });
+    assert!(spine
+        .vyos_config
+        .as_ref()
+        .unwrap()
+        .ends_with("vyos-boot-conf/spine01-config.boot"));
+    let cfg = spine.startup_config.as_deref().unwrap();
     assert!(
-        e.contains("hihihiai/vyos:1.5-stream-2025-Q1-generic-amd64"),
+        cfg.contains("router bgp 500\n bgp router-id 10.0.101.1"),
+        "{cfg}"
+    );
+    assert!(
+        cfg.contains("interface eth2\n ip address 10.0.104.1/24"),
+        "{cfg}"
+    );
+    assert!(
+        spine.binds.is_empty(),
+        "config.boot and /lib/modules binds are consumed"
+    );
+    assert_eq!(
+        spine.cmd, None,
+        "`cmd: /sbin/init` is replaced by the supervisor"
+    );
+    let leaf = &p.nodes[idx("leaf02")];
+    assert!(leaf
+        .startup_config
+        .as_deref()
+        .unwrap()
+        .contains("neighbor 10.0.10.12 route-reflector-client"));
+    assert_eq!(
+        leaf.exec,
+        [
+            "iptables -t nat -A POSTROUTING -d 10.0.0.0/8 -j RETURN",
+            "iptables -t nat -A POSTROUTING -s 10.0.10.0/24 -o eth0 -j MASQUERADE"
+        ]
+    );
+    assert!(p.notes.iter().any(|n| n.contains("VyOS image hihihiai/vyos:1.5-stream-2025-Q1-generic-amd64 (spine01, spine02, leaf01, leaf02)")), "{:?}", p.notes);
+}
+
+#[test]
+fn vyos_without_configuration_names_the_image() {
+    let text = "name: v\ntopology:\n  nodes:\n    r1:\n      kind: linux\n      image: vyos/vyos:1.4\n      cmd: /sbin/init\n";
+    let e = topo_err(text);
+    assert!(
+        e.starts_with("bad.yaml:6:14: `topology.nodes.r1.image`: image `vyos/vyos:1.4` is VyOS"),
         "{e}"
     );
-    assert!(
-        e.contains("cilium-bgp-cross-as/topo.yaml:14:14: "),
-        "names the file and line of spine01's image: {e}"
-    );
-    assert!(e.contains("topology.nodes.spine01.image"), "{e}");
-    assert!(
-        e.contains("topo-frr.yaml"),
-        "points at the FRR variant: {e}"
-    );
+    let missing =
+        format!("{text}      binds: [\"./nope.boot:/opt/vyatta/etc/config/config.boot\"]\n");
+    let e = topo_err(&missing);
+    assert!(e.contains("nope.boot does not exist"), "{e}");
 }
 
 #[test]

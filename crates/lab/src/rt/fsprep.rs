@@ -143,7 +143,7 @@ fn configure_daemons(n: &NodePlan, root: &Path) -> Result<(), RtError> {
                 write_like(&conf, cfg, &etc)?;
             }
             // `kind: frr` runs bgpd (and whatever else its startup-config uses).
-            if n.kind == "frr" {
+            if n.kind == "frr" || n.vyos_config.is_some() {
                 let text = n.startup_config.clone().unwrap_or_default();
                 let mut wanted = vec!["bgpd"];
                 for (needle, d) in [

@@ -4,6 +4,7 @@
 pub mod cluster;
 pub mod env;
 mod parse;
+pub mod vyos;
 pub mod yaml;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
