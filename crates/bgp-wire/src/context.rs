@@ -16,7 +16,7 @@ pub const HEADER_LEN: usize = 19;
 ///
 /// A speaker keeps two: one for what it receives (`add_path` = families for which the peer
 /// sends path identifiers) and one for what it sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SessionContext {
     /// Both sides announced the 4-octet AS capability (RFC 6793 §3).
     pub four_octet_as: bool,

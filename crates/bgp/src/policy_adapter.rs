@@ -1,6 +1,6 @@
 //! Connects the compiled policies to the speaker's [`RoutePolicy`] hook.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 
 use bgp_wire::Prefix;
 
@@ -8,30 +8,22 @@ use crate::export::rules::{NextHopAction, PolicyResult, RoutePolicy};
 use crate::policy::{self, Policies, RouteInfo};
 use crate::rib::attrs::Attrs;
 
-/// One named policy of a compiled set.
+/// One compiled policy, evaluated for a speaker of a given AS.
 pub struct NamedPolicy {
-    set: Arc<Policies>,
-    name: String,
+    policy: policy::Policy,
     local_asn: u32,
 }
 
 impl NamedPolicy {
-    /// The policy `name` of `set`, evaluated for a speaker of AS `local_asn`.
-    pub fn new(set: Arc<Policies>, name: String, local_asn: u32) -> Self {
-        NamedPolicy {
-            set,
-            name,
-            local_asn,
-        }
+    /// Wraps a compiled policy (cheap to clone).
+    pub fn new(policy: policy::Policy, local_asn: u32) -> Self {
+        NamedPolicy { policy, local_asn }
     }
 }
 
 impl RoutePolicy for NamedPolicy {
     fn evaluate(&self, prefix: Prefix, attrs: &Attrs) -> PolicyResult {
-        let Some(p) = self.set.get(&self.name) else {
-            return PolicyResult::Reject;
-        };
-        let o = p.evaluate(&RouteInfo {
+        let o = self.policy.evaluate(&RouteInfo {
             prefix,
             attrs,
             local_asn: self.local_asn,
@@ -53,15 +45,12 @@ impl RoutePolicy for NamedPolicy {
 }
 
 /// Every policy of a compiled set, by name, for [`crate::speaker::Speaker::set_policies`].
-pub fn all(
-    set: &Arc<Policies>,
-    local_asn: u32,
-) -> std::collections::HashMap<String, Box<dyn RoutePolicy>> {
+pub fn all(set: &Policies, local_asn: u32) -> HashMap<String, Box<dyn RoutePolicy>> {
     set.names()
-        .map(|n| {
+        .filter_map(|n| {
             let p: Box<dyn RoutePolicy> =
-                Box::new(NamedPolicy::new(set.clone(), n.to_string(), local_asn));
-            (n.to_string(), p)
+                Box::new(NamedPolicy::new(set.get(n)?.clone(), local_asn));
+            Some((n.to_string(), p))
         })
         .collect()
 }

@@ -29,6 +29,10 @@ enum Command {
     Lab(cmd::lab::Args),
     /// Show state of a running router or agent (`show bgp summary`, ...).
     Show(cmd::show::Args),
+    /// Reset BGP sessions of a running router (`clear bgp [ADDRESS] [--soft in|out]`).
+    Clear(cmd::show::ClearArgs),
+    /// Re-read the configuration file of a running router (like SIGHUP).
+    Reload(cmd::show::ReloadArgs),
     /// Cilium-style BGP commands (`bgp peers`, `bgp routes`).
     Bgp(cmd::show::BgpArgs),
     /// Benchmarks against FRR, BIRD, GoBGP and OpenBGPD.
@@ -46,6 +50,8 @@ fn main() -> std::process::ExitCode {
         Command::Cni(a) => cmd::cni::run(a),
         Command::Lab(a) => cmd::lab::run(a),
         Command::Show(a) => cmd::show::run(a),
+        Command::Clear(a) => cmd::show::run_clear(a),
+        Command::Reload(a) => cmd::show::run_reload(a),
         Command::Bgp(a) => cmd::show::run_bgp(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Decode(a) => cmd::decode::run(a),

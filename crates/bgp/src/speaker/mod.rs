@@ -415,6 +415,39 @@ impl Speaker {
         }
     }
 
+    /// Sends the peer everything again (after an export policy change, `clear soft out`):
+    /// re-evaluates its update group, then walks the table; routes it should no longer
+    /// have are withdrawn, as its Adj-RIB-Out is kept.
+    pub fn resend(&mut self, id: PeerId, family: Option<Family>) {
+        self.epoch += 1;
+        let prefixes = self.all_prefixes(family);
+        let Some(p) = self.peer(id) else { return };
+        let Some(s) = p.session.as_ref() else { return };
+        let key = group_key(&self.cfg, &p.spec, &s.negotiated, s.local);
+        let old = s.out.group;
+        let same = self
+            .groups
+            .get(old)
+            .and_then(|g| g.as_ref())
+            .is_some_and(|g| g.key == key);
+        if !same {
+            self.leave_group(id, old);
+            let g = self.join_group(id, key);
+            let end = self.groups[g].as_ref().map_or(0, |g| g.end());
+            if let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) {
+                s.out.group = g;
+                s.out.cursor = end;
+            }
+        }
+        if let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) {
+            s.out.walks.push_back(Walk {
+                prefixes,
+                pos: 0,
+                end: WalkEnd::Nothing,
+            });
+        }
+    }
+
     /// A session left Established: its routes are withdrawn and it leaves its group.
     pub fn peer_down(&mut self, id: PeerId) {
         let Some(p) = self.peer_mut(id) else { return };

@@ -1,0 +1,560 @@
+//! The router daemon: listeners and session tasks on a tokio runtime, the speaker actor on
+//! its own thread, the API and metrics endpoints, reload and shutdown.
+
+mod answer;
+pub mod api;
+mod metrics;
+mod reload;
+pub mod session;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bgp_wire::notification::{cease, codes};
+use bgp_wire::{Family, Notification};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info, warn};
+
+use crate::config::{
+    MaxPrefixAction, Neighbor, Network, RemoteAsConfig, RemoteAsKind, RouterConfig,
+};
+use crate::fsm::State;
+use crate::negotiate::{RemoteAs, SessionParams};
+use crate::policy::Policies;
+use crate::rib::attrs::Attrs;
+use crate::rib::table::PeerId;
+use crate::speaker::{Fill, PeerSpec, PrefixLimit, Speaker, SpeakerConfig};
+use api::{ApiCall, Request, Response};
+use session::{FromSession, SessionSpec, ToSession};
+
+/// Errors that stop the router.
+#[derive(Debug, thiserror::Error)]
+pub enum RouterError {
+    /// A listener could not be opened.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The API socket could not be opened.
+    #[error("cannot open the API socket {path}: {source}")]
+    Api {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The policies did not compile.
+    #[error("{0}")]
+    Config(String),
+    /// The runtime could not start.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// How the daemon was started.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The configuration file, re-read on SIGHUP and `reload`.
+    pub config_path: Option<PathBuf>,
+    /// Do not touch the kernel FIB.
+    pub no_fib: bool,
+}
+
+/// Messages to the actor besides session reports.
+enum Control {
+    Incoming(TcpStream, SocketAddr),
+    Api(ApiCall),
+    Reload(
+        Option<Box<RouterConfig>>,
+        oneshot::Sender<Result<String, String>>,
+    ),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Bytes handed to a session per round; the next round starts when they are written.
+const FILL_BUDGET: usize = 256 * 1024;
+
+struct PeerRt {
+    cfg: Neighbor,
+    tx: mpsc::Sender<ToSession>,
+    state: State,
+    since: Instant,
+    last_error: Option<String>,
+    /// The session may be handed more bytes.
+    credit: bool,
+}
+
+struct Actor {
+    cfg: RouterConfig,
+    options: Options,
+    speaker: Speaker,
+    peers: HashMap<PeerId, PeerRt>,
+    handle: tokio::runtime::Handle,
+    to_actor: mpsc::Sender<FromSession>,
+}
+
+/// Runs the router until SIGINT/SIGTERM. Blocks the calling thread.
+pub fn run(cfg: RouterConfig, options: Options) -> Result<(), RouterError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("bgplane-io")
+        .build()
+        .map_err(RouterError::Runtime)?;
+    rt.block_on(async move { run_async(cfg, options).await })
+}
+
+async fn run_async(cfg: RouterConfig, options: Options) -> Result<(), RouterError> {
+    let policies =
+        Policies::compile(&cfg.policy_config()).map_err(|e| RouterError::Config(e.to_string()))?;
+    let (session_tx, session_rx) = mpsc::channel::<FromSession>(1024);
+    let (ctl_tx, ctl_rx) = mpsc::channel::<Control>(256);
+    let (api_tx, mut api_rx) = mpsc::channel::<ApiCall>(64);
+
+    // Listeners.
+    for addr in &cfg.router.listen {
+        let sa = SocketAddr::new(*addr, cfg.router.port);
+        let listener = listen(sa).map_err(|source| RouterError::Listen { addr: sa, source })?;
+        info!(%sa, "listening");
+        let ctl = ctl_tx.clone();
+        tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, remote)) => {
+                        if ctl.send(Control::Incoming(stream, remote)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => warn!(%e, "accept failed"),
+                }
+            }
+        });
+    }
+    // API.
+    let socket = PathBuf::from(&cfg.router.api.socket);
+    {
+        let path = socket.clone();
+        let api_tx = api_tx.clone();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| RouterError::Api {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        tokio::spawn(async move {
+            if let Err(e) = api::serve(path.clone(), api_tx).await {
+                error!(%e, path = %path.display(), "API server stopped");
+            }
+        });
+    }
+    {
+        let ctl = ctl_tx.clone();
+        tokio::spawn(async move {
+            while let Some(call) = api_rx.recv().await {
+                if ctl.send(Control::Api(call)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    if let Some(addr) = cfg.router.api.metrics {
+        let ctl = ctl_tx.clone();
+        tokio::spawn(metrics::serve(addr, ctl_api(ctl)));
+    }
+    // Signals.
+    {
+        let ctl = ctl_tx.clone();
+        tokio::spawn(async move {
+            let mut hup =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+                    Ok(s) => s,
+                    Err(e) => return warn!(%e, "no SIGHUP handler"),
+                };
+            while hup.recv().await.is_some() {
+                let (tx, rx) = oneshot::channel();
+                if ctl.send(Control::Reload(None, tx)).await.is_err() {
+                    break;
+                }
+                match rx.await {
+                    Ok(Ok(msg)) => info!("reload: {msg}"),
+                    Ok(Err(e)) => error!("reload refused, old configuration kept: {e}"),
+                    Err(_) => {}
+                }
+            }
+        });
+    }
+    // The actor on its own thread.
+    let handle = tokio::runtime::Handle::current();
+    let actor_thread = std::thread::Builder::new()
+        .name("bgplane-rib".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            let rt = match rt {
+                Ok(rt) => rt,
+                Err(e) => return error!(%e, "cannot start the RIB thread"),
+            };
+            let mut actor = Actor::new(cfg, options, policies, handle, session_tx);
+            rt.block_on(actor.run(session_rx, ctl_rx));
+        })
+        .map_err(RouterError::Runtime)?;
+    // Wait for a termination signal, then shut down gracefully.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(RouterError::Runtime)?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    info!("shutting down");
+    let (tx, rx) = oneshot::channel();
+    if ctl_tx.send(Control::Shutdown(tx)).await.is_ok() {
+        let _ = tokio::time::timeout(Duration::from_secs(3), rx).await;
+    }
+    // Give the session tasks a moment to flush their NOTIFICATIONs.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = std::fs::remove_file(&socket);
+    drop(ctl_tx);
+    let _ = tokio::task::spawn_blocking(move || actor_thread.join()).await;
+    Ok(())
+}
+
+fn ctl_api(
+    ctl: mpsc::Sender<Control>,
+) -> impl Fn(Request) -> oneshot::Receiver<Response> + Send + Sync + 'static {
+    move |req| {
+        let (tx, rx) = oneshot::channel();
+        let _ = ctl.try_send(Control::Api((req, tx)));
+        rx
+    }
+}
+
+fn listen(sa: SocketAddr) -> std::io::Result<TcpListener> {
+    let sock = match sa {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => {
+            let s = TcpSocket::new_v6()?;
+            // Listen on IPv6 only: an IPv4 listener is configured separately.
+            socket2::SockRef::from(&s).set_only_v6(true)?;
+            s
+        }
+    };
+    sock.set_reuseaddr(true)?;
+    sock.bind(sa)?;
+    sock.listen(1024)
+}
+
+impl Actor {
+    fn new(
+        cfg: RouterConfig,
+        options: Options,
+        policies: Policies,
+        handle: tokio::runtime::Handle,
+        to_actor: mpsc::Sender<FromSession>,
+    ) -> Self {
+        let speaker = Speaker::new(speaker_config(&cfg));
+        let mut a = Actor {
+            cfg: cfg.clone(),
+            options,
+            speaker,
+            peers: HashMap::new(),
+            handle,
+            to_actor,
+        };
+        a.speaker
+            .set_policies(crate::policy_adapter::all(&policies, cfg.router.asn));
+        for n in &cfg.networks {
+            let (p, attrs) = network_route(n);
+            a.speaker.originate(p, attrs);
+        }
+        for n in cfg.neighbors.clone() {
+            a.add_neighbor(n);
+        }
+        a
+    }
+
+    async fn run(
+        &mut self,
+        mut sessions: mpsc::Receiver<FromSession>,
+        mut ctl: mpsc::Receiver<Control>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_millis(
+            self.mrai().max(Duration::from_millis(200)).as_millis() as u64,
+        ));
+        loop {
+            tokio::select! {
+                m = sessions.recv() => {
+                    let Some(m) = m else { break };
+                    self.on_session(m);
+                    // Take what is queued before producing output: bigger batches.
+                    let mut n = 0;
+                    while let Ok(m) = sessions.try_recv() {
+                        self.on_session(m);
+                        n += 1;
+                        if n > 256 { break; }
+                    }
+                }
+                c = ctl.recv() => {
+                    let Some(c) = c else { break };
+                    if let Control::Shutdown(done) = c {
+                        self.shutdown();
+                        let _ = done.send(());
+                        break;
+                    }
+                    self.on_control(c);
+                }
+                _ = tick.tick() => {}
+            }
+            self.pump();
+        }
+    }
+
+    fn mrai(&self) -> Duration {
+        Duration::from_millis(self.cfg.router.mrai_ms)
+    }
+
+    /// Hands every session with credit its next batch of UPDATEs.
+    fn pump(&mut self) {
+        let ids: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.credit)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if !self.speaker.has_pending(id) {
+                continue;
+            }
+            let mut buf = Vec::with_capacity(FILL_BUDGET + 4096);
+            let _more: Fill = self.speaker.fill(id, FILL_BUDGET, &mut buf);
+            if buf.is_empty() {
+                continue;
+            }
+            if let Some(p) = self.peers.get_mut(&id) {
+                match p.tx.try_send(ToSession::Send(buf)) {
+                    Ok(()) => p.credit = false,
+                    Err(e) => {
+                        warn!(peer = %p.cfg.address, %e, "session queue full, output dropped")
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_session(&mut self, m: FromSession) {
+        match m {
+            FromSession::State { id, state } => {
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.state = state;
+                    p.since = Instant::now();
+                }
+            }
+            FromSession::Up {
+                id,
+                negotiated,
+                local,
+                remote,
+            } => {
+                self.speaker.peer_up(id, *negotiated, local, remote);
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.state = State::Established;
+                    p.since = Instant::now();
+                    p.credit = true;
+                }
+            }
+            FromSession::Down {
+                id,
+                reason,
+                was_established,
+            } => {
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.last_error = Some(reason.to_string());
+                    p.credit = false;
+                }
+                if was_established {
+                    self.speaker.peer_down(id);
+                }
+            }
+            FromSession::Received { id, data } => {
+                if let Err(e) = self.speaker.receive(id, &data) {
+                    warn!("{e}");
+                    if let Some(p) = self.peers.get(&id) {
+                        let _ = p.tx.try_send(ToSession::UpdateError(e.notification()));
+                    }
+                }
+            }
+            FromSession::Drained { id } => {
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.credit = p.state == State::Established;
+                }
+            }
+        }
+    }
+
+    fn on_control(&mut self, c: Control) {
+        match c {
+            Control::Incoming(stream, remote) => {
+                let ip = normalize(remote.ip());
+                match self
+                    .speaker
+                    .peer_by_address(ip)
+                    .and_then(|id| self.peers.get(&id))
+                {
+                    Some(p) => {
+                        let _ = p.tx.try_send(ToSession::Incoming(stream));
+                    }
+                    None => info!(%remote, "connection from an unknown address refused"),
+                }
+            }
+            Control::Api((req, reply)) => {
+                let resp = self.api(req);
+                let _ = reply.send(resp);
+            }
+            Control::Reload(new, reply) => {
+                let _ = reply.send(self.reload(new));
+            }
+            Control::Shutdown(_) => {}
+        }
+    }
+
+    fn shutdown(&mut self) {
+        let n = Notification::new(codes::CEASE, cease::ADMIN_SHUTDOWN, vec![]);
+        for p in self.peers.values() {
+            let _ = p.tx.try_send(ToSession::Stop(Some(n.clone())));
+            let _ = p.tx.try_send(ToSession::Exit);
+        }
+    }
+
+    fn add_neighbor(&mut self, n: Neighbor) -> PeerId {
+        let id = self.speaker.add_peer(peer_spec(&self.cfg, &n));
+        let spec = session_spec(&self.cfg, &n, id);
+        let (tx, rx) = mpsc::channel(64);
+        let to_actor = self.to_actor.clone();
+        self.handle.spawn(session::run(spec, rx, to_actor));
+        self.peers.insert(
+            id,
+            PeerRt {
+                cfg: n,
+                tx,
+                state: State::Idle,
+                since: Instant::now(),
+                last_error: None,
+                credit: false,
+            },
+        );
+        id
+    }
+
+    fn remove_neighbor(&mut self, id: PeerId, n: Notification) {
+        if let Some(p) = self.peers.remove(&id) {
+            let _ = p.tx.try_send(ToSession::Stop(Some(n)));
+            let _ = p.tx.try_send(ToSession::Exit);
+        }
+        self.speaker.remove_peer(id);
+    }
+
+    fn api(&mut self, req: Request) -> Response {
+        answer::answer(self, req)
+    }
+}
+
+/// IPv4-mapped IPv6 addresses (from dual-stack sockets) as plain IPv4.
+fn normalize(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn speaker_config(cfg: &RouterConfig) -> SpeakerConfig {
+    let mut s = SpeakerConfig::new(cfg.router.asn, cfg.router.router_id);
+    s.decision.always_compare_med = cfg.router.bestpath.always_compare_med;
+    s.decision.missing_med_worst = cfg.router.bestpath.med_missing_as_worst;
+    s.multipath.ebgp = cfg.router.maximum_paths.ebgp;
+    s.multipath.ibgp = cfg.router.maximum_paths.ibgp;
+    s.multipath.relax = cfg.router.bestpath.as_path_multipath_relax;
+    s
+}
+
+fn remote_as(r: RemoteAsConfig) -> RemoteAs {
+    r.into()
+}
+
+fn is_external(cfg: &RouterConfig, n: &Neighbor) -> bool {
+    match n.remote_as {
+        RemoteAsConfig::Asn(a) => a != n.local_as.unwrap_or(cfg.router.asn),
+        RemoteAsConfig::Kind(RemoteAsKind::External) => true,
+        RemoteAsConfig::Kind(RemoteAsKind::Internal) => false,
+    }
+}
+
+fn peer_spec(cfg: &RouterConfig, n: &Neighbor) -> PeerSpec {
+    let mut s = PeerSpec::new(
+        n.address,
+        remote_as(n.remote_as),
+        n.local_as.unwrap_or(cfg.router.asn),
+    );
+    s.description = n.description.clone();
+    s.import = n.import.clone();
+    s.export = n.export.clone();
+    s.next_hop_self = n.next_hop_self;
+    s.allowas_in = n.allowas_in;
+    s.max_prefix = n.max_prefix.map(|m| PrefixLimit {
+        limit: m.limit,
+        shutdown: m.action == MaxPrefixAction::Shutdown,
+    });
+    s
+}
+
+fn session_spec(cfg: &RouterConfig, n: &Neighbor, id: PeerId) -> SessionSpec {
+    let local_asn = n.local_as.unwrap_or(cfg.router.asn);
+    let mut params = SessionParams::new(local_asn, cfg.router.router_id, remote_as(n.remote_as));
+    params.hold_time = n.hold_time.unwrap_or(cfg.router.hold_time);
+    params.keepalive = n.keepalive.or(cfg.router.keepalive);
+    params.families = n.families();
+    params.extended_message = true;
+    params.hostname = hostname();
+    SessionSpec {
+        id,
+        remote: SocketAddr::new(n.address, n.port),
+        local_addr: n.local_address,
+        passive: n.passive,
+        ttl: is_external(cfg, n).then(|| n.ebgp_multihop.unwrap_or(1)),
+        params,
+        connect_retry: n.connect_retry.unwrap_or(cfg.router.connect_retry),
+        shutdown: n.shutdown_message().map(str::to_string),
+    }
+}
+
+fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+fn network_route(n: &Network) -> (bgp_wire::Prefix, Attrs) {
+    let mut a = Attrs::local(bgp_wire::Origin::Igp);
+    if let Network::Detailed(d) = n {
+        a.communities = d.communities.clone();
+        a.large_communities = d.large_communities.clone();
+        a.med = d.med;
+    }
+    a.communities.sort();
+    a.communities.dedup();
+    (n.prefix(), a)
+}
+
+/// The family names accepted by the API.
+pub(crate) fn parse_family(s: &str) -> Option<Family> {
+    match s {
+        "ipv4" | "ipv4-unicast" | "ipv4/unicast" => Some(Family::IPV4_UNICAST),
+        "ipv6" | "ipv6-unicast" | "ipv6/unicast" => Some(Family::IPV6_UNICAST),
+        _ => None,
+    }
+}

@@ -1,0 +1,198 @@
+//! Applying a new configuration to a running router (SIGHUP, `bgplane router reload`):
+//! sessions whose settings did not change stay up; a bad configuration is refused and the
+//! old one kept.
+
+use bgp_wire::notification::{cease, codes};
+use bgp_wire::Notification;
+
+use super::session::ToSession;
+use super::{network_route, peer_spec, speaker_config, Actor};
+use crate::config::{Neighbor, RouterConfig};
+use crate::policy::Policies;
+use crate::rib::table::PeerId;
+
+/// Settings whose change needs a new session.
+fn session_affecting(a: &Neighbor, b: &Neighbor) -> bool {
+    a.remote_as != b.remote_as
+        || a.local_as != b.local_as
+        || a.local_address != b.local_address
+        || a.port != b.port
+        || a.passive != b.passive
+        || a.ebgp_multihop != b.ebgp_multihop
+        || a.hold_time != b.hold_time
+        || a.keepalive != b.keepalive
+        || a.connect_retry != b.connect_retry
+        || a.families != b.families
+}
+
+impl Actor {
+    pub(super) fn reload(&mut self, new: Option<Box<RouterConfig>>) -> Result<String, String> {
+        let new = match new {
+            Some(c) => *c,
+            None => match &self.options.config_path {
+                Some(p) => RouterConfig::load(p).map_err(|e| e.to_string())?,
+                None => {
+                    return Err(
+                        "started with command-line flags: there is no file to re-read".into(),
+                    )
+                }
+            },
+        };
+        let old = self.cfg.clone();
+        for (key, changed) in [
+            ("router.asn", old.router.asn != new.router.asn),
+            (
+                "router.router-id",
+                old.router.router_id != new.router.router_id,
+            ),
+            ("router.listen", old.router.listen != new.router.listen),
+            ("router.port", old.router.port != new.router.port),
+            ("router.api", old.router.api != new.router.api),
+        ] {
+            if changed {
+                return Err(format!(
+                    "{key} changed: restart `bgplane router` to apply it"
+                ));
+            }
+        }
+        let policies = Policies::compile(&new.policy_config()).map_err(|e| e.to_string())?;
+        let mut notes = Vec::new();
+        let policies_changed = old.policy_config() != new.policy_config();
+        if policies_changed {
+            self.speaker
+                .set_policies(crate::policy_adapter::all(&policies, new.router.asn));
+            notes.push("policies replaced".to_string());
+        }
+        let decision_changed = old.router.bestpath != new.router.bestpath
+            || old.router.maximum_paths != new.router.maximum_paths;
+        self.cfg = new.clone();
+        if decision_changed {
+            self.speaker.set_config(speaker_config(&new));
+            self.speaker.redecide_all();
+            notes.push("decision process re-run".into());
+        }
+        // Networks.
+        let old_nets: Vec<_> = old.networks.iter().map(network_route).collect();
+        let new_nets: Vec<_> = new.networks.iter().map(network_route).collect();
+        for (p, _) in old_nets.iter().filter(|o| !new_nets.contains(o)) {
+            self.speaker.withdraw_local(*p);
+            notes.push(format!("network {p} withdrawn"));
+        }
+        for (p, a) in new_nets.iter().filter(|n| !old_nets.contains(n)) {
+            self.speaker.originate(*p, a.clone());
+            notes.push(format!("network {p} originated"));
+        }
+        // Neighbors.
+        let by_addr = |cfg: &RouterConfig, n: &Neighbor| {
+            cfg.neighbors
+                .iter()
+                .find(|x| x.address == n.address)
+                .cloned()
+        };
+        for o in &old.neighbors {
+            if by_addr(&new, o).is_none() {
+                if let Some(id) = self.speaker.peer_by_address(o.address) {
+                    self.remove_neighbor(
+                        id,
+                        Notification::new(codes::CEASE, cease::PEER_DECONFIGURED, vec![]),
+                    );
+                    notes.push(format!("neighbor {} removed", o.address));
+                }
+            }
+        }
+        for n in &new.neighbors {
+            let Some(o) = by_addr(&old, n) else {
+                self.add_neighbor(n.clone());
+                notes.push(format!("neighbor {} added", n.address));
+                continue;
+            };
+            let Some(id) = self.speaker.peer_by_address(n.address) else {
+                continue;
+            };
+            if session_affecting(&o, n) {
+                self.remove_neighbor(
+                    id,
+                    Notification::new(codes::CEASE, cease::OTHER_CONFIG_CHANGE, vec![]),
+                );
+                self.add_neighbor(n.clone());
+                notes.push(format!(
+                    "neighbor {}: session reset for the new settings",
+                    n.address
+                ));
+                continue;
+            }
+            self.speaker.update_peer(id, peer_spec(&new, n));
+            if let Some(rt) = self.peers.get_mut(&id) {
+                rt.cfg = n.clone();
+            }
+            self.apply_shutdown_change(id, &o, n, &mut notes);
+            let export = o.export != n.export || o.next_hop_self != n.next_hop_self;
+            let import = o.import != n.import || o.allowas_in != n.allowas_in;
+            if export || (policies_changed && n.export.is_some()) {
+                self.speaker.resend(id, None);
+                notes.push(format!("neighbor {}: routes re-sent", n.address));
+            }
+            if import || (policies_changed && n.import.is_some()) {
+                self.refresh_in(id);
+                notes.push(format!("neighbor {}: route refresh requested", n.address));
+            }
+        }
+        if notes.is_empty() {
+            notes.push("no change".into());
+        }
+        Ok(notes.join("; "))
+    }
+
+    fn apply_shutdown_change(
+        &mut self,
+        id: PeerId,
+        o: &Neighbor,
+        n: &Neighbor,
+        notes: &mut Vec<String>,
+    ) {
+        let Some(rt) = self.peers.get(&id) else {
+            return;
+        };
+        match (o.shutdown_message(), n.shutdown_message()) {
+            (None, Some(msg)) => {
+                let note = if msg.is_empty() {
+                    Notification::new(codes::CEASE, cease::ADMIN_SHUTDOWN, vec![])
+                } else {
+                    Notification::shutdown(cease::ADMIN_SHUTDOWN, msg)
+                };
+                let _ = rt.tx.try_send(ToSession::Stop(Some(note)));
+                notes.push(format!("neighbor {}: shut down", n.address));
+            }
+            (Some(_), None) => {
+                let _ = rt.tx.try_send(ToSession::Start);
+                notes.push(format!("neighbor {}: started", n.address));
+            }
+            _ => {}
+        }
+    }
+
+    /// Asks the peer to resend its routes (RFC 2918), or resets the session if it cannot.
+    fn refresh_in(&mut self, id: PeerId) {
+        let Some(rt) = self.peers.get(&id) else {
+            return;
+        };
+        let families = self
+            .speaker
+            .peer(id)
+            .and_then(|p| p.session.as_ref())
+            .map(|s| (s.negotiated.route_refresh, s.negotiated.families.clone()));
+        match families {
+            Some((true, fs)) => {
+                for f in fs {
+                    let _ = rt.tx.try_send(ToSession::RouteRefresh(f));
+                }
+            }
+            Some((false, _)) => {
+                let n = Notification::new(codes::CEASE, cease::OTHER_CONFIG_CHANGE, vec![]);
+                let _ = rt.tx.try_send(ToSession::Stop(Some(n)));
+                let _ = rt.tx.try_send(ToSession::Start);
+            }
+            None => {}
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! Text renderings of the router API's answers, in the style of vtysh.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+fn s(v: &Value, k: &str) -> String {
+    match v.get(k) {
+        Some(Value::String(x)) => x.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(x) => x.to_string(),
+    }
+}
+
+fn u(v: &Value, k: &str) -> u64 {
+    v.get(k).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// Seconds as FRR prints uptimes: `hh:mm:ss`, or `NdNNh`.
+pub(crate) fn duration(secs: u64) -> String {
+    if secs >= 86_400 {
+        format!(
+            "{}d{:02}h{:02}m",
+            secs / 86_400,
+            secs % 86_400 / 3600,
+            secs % 3600 / 60
+        )
+    } else {
+        format!(
+            "{:02}:{:02}:{:02}",
+            secs / 3600,
+            secs % 3600 / 60,
+            secs % 60
+        )
+    }
+}
+
+/// `show bgp summary`.
+pub(crate) fn summary(d: &Value) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "BGP router identifier {}, local AS number {}\nRIB entries {} (IPv4), {} (IPv6), {} attribute sets\n",
+        s(d, "router_id"),
+        u(d, "asn"),
+        u(d, "rib_v4"),
+        u(d, "rib_v6"),
+        u(d, "attribute_sets")
+    );
+    let _ = writeln!(
+        out,
+        "{:<40} {:>1} {:>10} {:>8} {:>8} {:>10} {:>13} {:>8} {:>8} Desc",
+        "Neighbor", "V", "AS", "UpdRcvd", "UpdSent", "Up/Down", "State/PfxRcd", "PfxAcc", "PfxSnt"
+    );
+    let empty = vec![];
+    for n in d
+        .get("neighbors")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty)
+    {
+        let state = s(n, "state");
+        let st = if state == "Established" {
+            u(n, "received").to_string()
+        } else {
+            state
+        };
+        let _ = writeln!(
+            out,
+            "{:<40} {:>1} {:>10} {:>8} {:>8} {:>10} {:>13} {:>8} {:>8} {}",
+            s(n, "neighbor"),
+            4,
+            s(n, "asn"),
+            u(n, "msg_received"),
+            u(n, "msg_sent"),
+            duration(u(n, "uptime_secs")),
+            st,
+            u(n, "accepted"),
+            u(n, "advertised"),
+            s(n, "description")
+        );
+    }
+    out
+}
+
+/// `show bgp neighbors`.
+pub(crate) fn neighbors(d: &Value) -> String {
+    let mut out = String::new();
+    let empty = vec![];
+    for n in d.as_array().unwrap_or(&empty) {
+        let _ = writeln!(
+            out,
+            "BGP neighbor is {}, remote AS {}, local AS {}{}",
+            s(n, "address"),
+            n.get("peer_asn")
+                .filter(|x| !x.is_null())
+                .map_or(s(n, "remote_as"), |x| x.to_string()),
+            u(n, "local_asn"),
+            n.get("description")
+                .and_then(Value::as_str)
+                .map(|d| format!(", {d}"))
+                .unwrap_or_default()
+        );
+        let _ = writeln!(
+            out,
+            "  BGP state = {}, for {}",
+            s(n, "state"),
+            duration(u(n, "state_secs"))
+        );
+        if let Some(t) = n.get("timers") {
+            let _ = writeln!(
+                out,
+                "  Configured hold time {}s, keepalive {}, connect retry {}s",
+                u(t, "hold_time"),
+                match u(t, "keepalive") {
+                    0 => "hold/3".to_string(),
+                    k => format!("{k}s"),
+                },
+                u(t, "connect_retry")
+            );
+        }
+        if let Some(sess) = n.get("session").filter(|x| !x.is_null()) {
+            let _ = writeln!(
+                out,
+                "  {} session, peer router id {}, local {} remote {}",
+                s(sess, "kind"),
+                s(sess, "peer_id"),
+                s(sess, "local"),
+                s(sess, "remote")
+            );
+            let _ = writeln!(
+                out,
+                "  Negotiated hold time {}s, keepalive {}s",
+                u(sess, "hold_time"),
+                u(sess, "keepalive")
+            );
+            let fams: Vec<String> = sess
+                .get("families")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let _ = writeln!(out, "  Families: {}", fams.join(", "));
+            let flag = |k: &str| {
+                if sess.get(k).and_then(Value::as_bool).unwrap_or(false) {
+                    "yes"
+                } else {
+                    "no"
+                }
+            };
+            let _ = writeln!(
+                out,
+                "  4-octet AS: {}, route refresh: {}, enhanced route refresh: {}, extended message: {}, extended next hop: {}",
+                flag("four_octet_as"),
+                flag("route_refresh"),
+                flag("enhanced_route_refresh"),
+                flag("extended_message"),
+                flag("extended_nexthop")
+            );
+            let caps: Vec<String> = sess
+                .get("peer_capabilities")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let _ = writeln!(out, "  Peer capabilities: {}", caps.join(", "));
+            let _ = writeln!(
+                out,
+                "  Changes queued to send: {}",
+                u(sess, "pending_changes")
+            );
+        }
+        if let Some(c) = n.get("counters") {
+            let pair = |k: &str| {
+                c.get(k)
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        format!(
+                            "{} IPv4, {} IPv6",
+                            a[0],
+                            a.get(1).cloned().unwrap_or(Value::from(0))
+                        )
+                    })
+                    .unwrap_or_default()
+            };
+            let _ = writeln!(
+                out,
+                "  Prefixes received {}; accepted {}; advertised {}",
+                pair("received"),
+                pair("accepted"),
+                n.get("advertised")
+                    .and_then(Value::as_array)
+                    .map(|a| format!("{} IPv4, {} IPv6", a[0], a[1]))
+                    .unwrap_or_default()
+            );
+            let _ = writeln!(
+                out,
+                "  UPDATEs received {}, sent {}, malformed {}; sessions established {} times",
+                u(c, "updates_received"),
+                u(c, "updates_sent"),
+                u(c, "malformed_updates"),
+                u(c, "established")
+            );
+        }
+        if let Some(e) = n.get("last_error").and_then(Value::as_str) {
+            let _ = writeln!(out, "  Last reset: {e}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn origin_code(o: &str) -> &'static str {
+    match o {
+        "igp" => "i",
+        "egp" => "e",
+        _ => "?",
+    }
+}
+
+/// `show bgp routes`.
+pub(crate) fn routes(d: &Value) -> String {
+    let mut out = String::from(
+        "Status codes: * valid, > best, = multipath, r rejected, S stale\nOrigin codes: i IGP, e EGP, ? incomplete\n\n",
+    );
+    let _ = writeln!(
+        out,
+        "   {:<24} {:<26} {:>10} {:>6} Path",
+        "Network", "Next Hop", "Metric", "LocPrf"
+    );
+    let empty = vec![];
+    let mut n = 0;
+    for r in d.as_array().unwrap_or(&empty) {
+        let prefix = s(r, "prefix");
+        for (i, p) in r
+            .get("paths")
+            .and_then(Value::as_array)
+            .unwrap_or(&empty)
+            .iter()
+            .enumerate()
+        {
+            let b = |k: &str| p.get(k).and_then(Value::as_bool).unwrap_or(false);
+            let code = if b("rejected") {
+                "r "
+            } else if b("best") {
+                "*>"
+            } else if b("multipath") {
+                "*="
+            } else {
+                "* "
+            };
+            let stale = if b("stale") { "S" } else { " " };
+            let _ = writeln!(
+                out,
+                "{code}{stale}{:<24} {:<26} {:>10} {:>6} {} {}",
+                if i == 0 { prefix.as_str() } else { "" },
+                s(p, "next_hop"),
+                s(p, "med"),
+                s(p, "local_pref"),
+                s(p, "as_path"),
+                origin_code(&s(p, "origin"))
+            );
+        }
+        n += 1;
+    }
+    let _ = writeln!(out, "\nDisplayed {n} routes");
+    out
+}
+
+/// `show bgp routes PREFIX`: every path in detail, with why it is not the best.
+pub(crate) fn route_detail(d: &Value) -> String {
+    let mut out = String::new();
+    let empty = vec![];
+    let routes = d.as_array().unwrap_or(&empty);
+    if routes.is_empty() {
+        return "Network not in table\n".into();
+    }
+    for r in routes {
+        let paths = r.get("paths").and_then(Value::as_array).unwrap_or(&empty);
+        let _ = writeln!(
+            out,
+            "BGP routing table entry for {}, {} paths",
+            s(r, "prefix"),
+            paths.len()
+        );
+        for p in paths {
+            let as_path = s(p, "as_path");
+            let _ = writeln!(
+                out,
+                "  {}",
+                if as_path.is_empty() {
+                    "Local".into()
+                } else {
+                    as_path
+                }
+            );
+            let _ = writeln!(
+                out,
+                "    {} from {}{}",
+                s(p, "next_hop"),
+                s(p, "from"),
+                match u(p, "path_id") {
+                    0 => String::new(),
+                    id => format!(" (path id {id})"),
+                }
+            );
+            let mut line = format!("      Origin {}", s(p, "origin"));
+            if let Some(m) = p.get("med").and_then(Value::as_u64) {
+                let _ = write!(line, ", metric {m}");
+            }
+            if let Some(l) = p.get("local_pref").and_then(Value::as_u64) {
+                let _ = write!(line, ", localpref {l}");
+            }
+            let b = |k: &str| p.get(k).and_then(Value::as_bool).unwrap_or(false);
+            if b("best") {
+                line.push_str(", best");
+            }
+            if b("multipath") {
+                line.push_str(", multipath");
+            }
+            if b("rejected") {
+                line.push_str(", rejected by import policy");
+            }
+            if b("stale") {
+                line.push_str(", stale");
+            }
+            let _ = writeln!(out, "{line}");
+            for (k, label) in [
+                ("communities", "Community"),
+                ("large_communities", "Large Community"),
+                ("ext_communities", "Extended Community"),
+                ("cluster_list", "Cluster list"),
+            ] {
+                let v: Vec<String> = p
+                    .get(k)
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if !v.is_empty() {
+                    let _ = writeln!(out, "      {label}: {}", v.join(" "));
+                }
+            }
+            if let Some(o) = p.get("originator_id").and_then(Value::as_str) {
+                let _ = writeln!(out, "      Originator: {o}");
+            }
+            if let Some(r) = p.get("reason").and_then(Value::as_str) {
+                let _ = writeln!(out, "      Not best: {r}");
+            }
+        }
+    }
+    out
+}
+
+/// `show bgp routes --advertised-to`.
+pub(crate) fn advertised(d: &Value) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "   {:<24} {:<26} Path", "Network", "Next Hop");
+    let empty = vec![];
+    let rows = d.as_array().unwrap_or(&empty);
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "*> {:<24} {:<26} {}",
+            s(r, "prefix"),
+            s(r, "next_hop"),
+            s(r, "as_path")
+        );
+    }
+    let _ = writeln!(out, "\nTotal number of prefixes {}", rows.len());
+    out
+}
