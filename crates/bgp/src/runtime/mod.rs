@@ -1,6 +1,7 @@
 //! The router daemon: listeners and session tasks on a tokio runtime, the speaker actor on
 //! its own thread, the API and metrics endpoints, reload and shutdown.
 
+pub mod addrs;
 mod answer;
 pub mod api;
 mod metrics;
@@ -361,7 +362,8 @@ impl Actor {
                 local,
                 remote,
             } => {
-                self.speaker.peer_up(id, *negotiated, local, remote);
+                let addrs = addrs::of_interface(local.ip());
+                self.speaker.peer_up(id, *negotiated, local, remote, addrs);
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.state = State::Established;
                     p.since = Instant::now();

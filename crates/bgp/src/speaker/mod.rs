@@ -124,6 +124,17 @@ pub struct Counters {
     pub established: u64,
 }
 
+/// Our addresses on the interface of a session: next hops we announce.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct LocalAddrs {
+    /// IPv4 address.
+    pub v4: Option<std::net::Ipv4Addr>,
+    /// Global IPv6 address.
+    pub v6: Option<std::net::Ipv6Addr>,
+    /// Link-local IPv6 address.
+    pub v6_link_local: Option<std::net::Ipv6Addr>,
+}
+
 /// A session that is Established.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -133,6 +144,8 @@ pub struct Session {
     pub local: SocketAddr,
     /// The peer's end.
     pub remote: SocketAddr,
+    /// Our addresses on the session's interface.
+    pub addrs: LocalAddrs,
     /// Outbound state.
     pub out: PeerOut,
 }
@@ -386,9 +399,10 @@ impl Speaker {
         negotiated: Negotiated,
         local: SocketAddr,
         remote: SocketAddr,
+        addrs: LocalAddrs,
     ) {
         let Some(p) = self.peer(id) else { return };
-        let key = group_key(&self.cfg, &p.spec, &negotiated, local);
+        let key = group_key(&self.cfg, &p.spec, &negotiated, local, &addrs);
         let families = negotiated.families.clone();
         let g = self.join_group(id, key);
         let cursor = self.groups[g].as_ref().map_or(0, |g| g.end());
@@ -410,6 +424,7 @@ impl Speaker {
                 negotiated,
                 local,
                 remote,
+                addrs,
                 out,
             });
         }
@@ -423,7 +438,7 @@ impl Speaker {
         let prefixes = self.all_prefixes(family);
         let Some(p) = self.peer(id) else { return };
         let Some(s) = p.session.as_ref() else { return };
-        let key = group_key(&self.cfg, &p.spec, &s.negotiated, s.local);
+        let key = group_key(&self.cfg, &p.spec, &s.negotiated, s.local, &s.addrs);
         let old = s.out.group;
         let same = self
             .groups
@@ -604,8 +619,14 @@ impl Speaker {
 }
 
 /// The update-group key of a session.
-fn group_key(cfg: &SpeakerConfig, spec: &PeerSpec, n: &Negotiated, local: SocketAddr) -> GroupKey {
-    let (local_v4, local_v6) = match local.ip() {
+fn group_key(
+    cfg: &SpeakerConfig,
+    spec: &PeerSpec,
+    n: &Negotiated,
+    local: SocketAddr,
+    addrs: &LocalAddrs,
+) -> GroupKey {
+    let (mut local_v4, mut local_v6) = match local.ip() {
         IpAddr::V4(a) => (Some(a), None),
         IpAddr::V6(a) => match a.to_ipv4_mapped() {
             Some(v4) => (Some(v4), None),
@@ -615,6 +636,15 @@ fn group_key(cfg: &SpeakerConfig, spec: &PeerSpec, n: &Negotiated, local: Socket
             }
         },
     };
+    if local_v4.is_none() {
+        local_v4 = addrs.v4;
+    }
+    match (&mut local_v6, addrs.v6, addrs.v6_link_local) {
+        (None, Some(g), ll) => local_v6 = Some((g, ll)),
+        (None, None, Some(ll)) => local_v6 = Some((ll, Some(ll))),
+        (Some((g, ll)), _, Some(l)) if ll.is_none() && *g != l => *ll = Some(l),
+        _ => {}
+    }
     GroupKey {
         external: n.is_external(),
         local_asn: spec.local_asn,

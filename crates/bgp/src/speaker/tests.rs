@@ -41,7 +41,7 @@ fn up(s: &mut Speaker, id: PeerId, asn: u32, last: u8) {
     let n = negotiate(&params, &peer_open).unwrap();
     let local = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100)), 179);
     let remote = SocketAddr::new(addr(last), 40000);
-    s.peer_up(id, n, local, remote);
+    s.peer_up(id, n, local, remote, LocalAddrs::default());
 }
 
 fn announce(path: &[u32], nh: [u8; 4], prefixes: &[&str], comm: Option<Community>) -> Vec<u8> {
