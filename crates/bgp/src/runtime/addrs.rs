@@ -36,11 +36,10 @@ pub fn of_interface(local: IpAddr) -> LocalAddrs {
     for (_, ip) in all.iter().filter(|(n, _)| *n == name) {
         match ip {
             IpAddr::V4(a) if out.v4.is_none() => out.v4 = Some(*a),
-            IpAddr::V6(a) if is_link_local(a) => {
-                if out.v6_link_local.is_none() {
-                    out.v6_link_local = Some(*a);
-                }
+            IpAddr::V6(a) if is_link_local(a) && out.v6_link_local.is_none() => {
+                out.v6_link_local = Some(*a)
             }
+            IpAddr::V6(a) if is_link_local(a) => {}
             IpAddr::V6(a) if out.v6.is_none() && !a.is_loopback() => out.v6 = Some(*a),
             _ => {}
         }
