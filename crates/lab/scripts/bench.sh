@@ -20,6 +20,7 @@ established() { "$BIN" exec --name "$1" "$2" -- vtysh -c 'show bgp ipv4 summary 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 if [ "$WHAT" != clos ]; then
+echo "== $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg), kernel $(uname -r)"
 echo "== seed 002 (examples/cilium-bgp-frr), $RUNS runs"
 deploys=(); converged=(); destroys=()
 for _ in $(seq "$RUNS"); do

@@ -127,17 +127,22 @@ pub enum LabCommand {
         /// Which lab.
         #[command(flatten)]
         sel: SelArgs,
-        /// Node name (a kind node also by its short name, e.g. `worker2`).
-        node: Option<String>,
-        /// Run on every node with this label (`key=value`; repeatable).
+        /// Run on every node with this label (`key=value`; repeatable); then every argument
+        /// is the command.
         #[arg(long = "label")]
         labels: Vec<String>,
         /// Output format (JSON captures the output).
         #[arg(short, long, value_enum, default_value_t)]
         output: Format,
-        /// The command (after `--`); one quoted string is split like a shell would.
-        #[arg(last = true, required = true)]
-        cmd: Vec<String>,
+        /// `NODE [--] CMD…` (a kind node also by its short name, e.g. `worker2`); one quoted
+        /// command string is split like a shell would.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            required = true,
+            value_name = "NODE [--] CMD"
+        )]
+        args: Vec<String>,
     },
     /// Draw the topology: HTML page (default), Mermaid or Graphviz.
     Graph {
@@ -279,12 +284,12 @@ pub fn run(args: Args, exe: SelfExe) -> anyhow::Result<()> {
         LabCommand::Inspect { sel, all, output } => inspect_cmd(&root, &sel.sel(), all, output)?,
         LabCommand::Exec {
             sel,
-            node,
             labels,
             output,
-            cmd,
+            args,
         } => {
-            let code = exec_cmd(&root, &sel.sel(), node.as_deref(), &labels, &cmd, output)?;
+            let (node, cmd) = split_exec_args(&args, !labels.is_empty());
+            let code = exec_cmd(&root, &sel.sel(), node, &labels, cmd, output)?;
             if code != 0 {
                 std::process::exit(code.clamp(1, 255));
             }
@@ -357,6 +362,19 @@ pub fn run(args: Args, exe: SelfExe) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `NODE [--] CMD…` (or only `[--] CMD…` with `--label`) → (node, command).
+fn split_exec_args(args: &[String], by_label: bool) -> (Option<&str>, &[String]) {
+    let strip = |a: &'_ [String]| -> usize { usize::from(a.first().is_some_and(|x| x == "--")) };
+    if by_label {
+        let s = strip(args);
+        return (None, &args[s..]);
+    }
+    match args.split_first() {
+        Some((node, rest)) => (Some(node.as_str()), &rest[strip(rest)..]),
+        None => (None, args),
+    }
 }
 
 fn write_out(out: Option<&std::path::Path>, text: &str) -> Result<(), OpError> {

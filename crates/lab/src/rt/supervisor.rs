@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use nix::mount::{mount, MsFlags};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{killpg, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -162,9 +162,10 @@ fn setup_mounts(spec: &NodeSpec) -> Result<(), String> {
     let none = None::<&str>;
     mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_SLAVE, none)
         .map_err(|e| format!("make / a slave mount: {e}"))?;
-    // The node's copies of /run/netns/* are slaves of the host's: when a namespace is
-    // deleted there, the unmount propagates here, so they keep nothing alive. (Detaching
-    // them here would cost O(namespaces) per node.)
+    // Drop this node's copies of /run/netns/*: they would keep other namespaces alive, and
+    // as slaves of the host's mounts they make every later `ip netns del` (and destroy)
+    // propagate into every node: O(nodes²) at destroy.
+    let _ = umount2("/run/netns", MntFlags::MNT_DETACH);
     // Open bind sources now, while the host's view is intact.
     let mut sources: Vec<Option<File>> = Vec::new();
     for m in &spec.mounts {
