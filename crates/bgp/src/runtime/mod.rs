@@ -89,6 +89,8 @@ struct PeerRt {
     last_error: Option<String>,
     /// The session may be handed more bytes.
     credit: bool,
+    /// With an MRAI, no UPDATE is sent before this time (RFC 4271 §9.2.1.1).
+    next_send: Option<Instant>,
 }
 
 struct Actor {
@@ -322,10 +324,12 @@ impl Actor {
 
     /// Hands every session with credit its next batch of UPDATEs.
     fn pump(&mut self) {
+        let now = Instant::now();
+        let mrai = self.mrai();
         let ids: Vec<PeerId> = self
             .peers
             .iter()
-            .filter(|(_, p)| p.credit)
+            .filter(|(_, p)| p.credit && p.next_send.is_none_or(|t| t <= now))
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
@@ -338,6 +342,10 @@ impl Actor {
                 continue;
             }
             if let Some(p) = self.peers.get_mut(&id) {
+                if !mrai.is_zero() {
+                    // RFC 4271 §10: jitter the interval by a factor between 0.75 and 1.
+                    p.next_send = Some(now + mrai.mul_f64(0.75 + fastrand::f64() * 0.25));
+                }
                 match p.tx.try_send(ToSession::Send(buf)) {
                     Ok(()) => p.credit = false,
                     Err(e) => {
@@ -448,6 +456,7 @@ impl Actor {
                 since: Instant::now(),
                 last_error: None,
                 credit: false,
+                next_send: None,
             },
         );
         id
