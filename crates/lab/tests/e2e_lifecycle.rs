@@ -121,6 +121,17 @@ topology:
         .unwrap()
         .clone();
     assert_eq!(cp["pod_cidrs"][0], "10.244.0.0/24");
+    let env = lab.ok(&[
+        "exec",
+        "--name",
+        "ext-demo",
+        "control-plane",
+        "--",
+        "sh",
+        "-c",
+        "echo $BGPLANE_NODE_IP $BGPLANE_POD_CIDR",
+    ]);
+    assert_eq!(env.trim(), "192.0.2.10 10.244.0.0/24");
     // A second deploy is refused; --reconfigure redeploys.
     let again = lab.run(&["deploy", "-t", t]);
     assert!(
@@ -225,4 +236,52 @@ fn generated_clos_with_bird_converges() {
     ]);
     assert_eq!(protocols.matches("Established").count(), 2, "{protocols}");
     lab.destroy_and_check_clean();
+}
+
+#[test]
+fn destroy_after_a_crashed_deploy() {
+    if skip("destroy_after_a_crashed_deploy", false) {
+        return;
+    }
+    let lab = Lab::new("crash-demo");
+    let topo = write(
+        lab.root.path(),
+        "topo.yaml",
+        "name: crash-demo\ntopology:\n  nodes:\n    a:\n      exec: [\"sleep 300\"]\n    b: {}\n  links:\n    - endpoints: [\"a:eth1\", \"b:eth1\"]\n",
+    );
+    let mut deploy = std::process::Command::new(env!("CARGO_BIN_EXE_bgplane-lab"))
+        .args(["deploy", "-t", topo.to_str().unwrap()])
+        .env("BGPLANE_LAB_DIR", lab.root.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start deploy");
+    // Kill deploy while node a runs its exec line.
+    let state = lab.root.path().join("crash-demo/state.json");
+    lab.wait_for(30, "the exec phase", || {
+        std::fs::read_to_string(&state).is_ok_and(|s| s.contains("\"phase\": \"running\""))
+            && lab
+                .processes()
+                .iter()
+                .any(|(_, _, cmd)| cmd.starts_with("sleep 300"))
+    });
+    deploy.kill().expect("kill deploy");
+    let _ = deploy.wait();
+    // A fresh bgplane finds the lab from its state and removes all of it, the orphaned
+    // exec command included.
+    let sleeping: Vec<u32> = lab
+        .processes()
+        .iter()
+        .filter(|(_, _, c)| c.starts_with("sleep 300"))
+        .map(|p| p.0)
+        .collect();
+    assert_eq!(sleeping.len(), 1);
+    lab.destroy_and_check_clean();
+    assert!(
+        !std::path::Path::new(&format!("/proc/{}", sleeping[0])).exists() || {
+            let s =
+                std::fs::read_to_string(format!("/proc/{}/stat", sleeping[0])).unwrap_or_default();
+            !s.contains("(sleep)")
+        }
+    );
 }

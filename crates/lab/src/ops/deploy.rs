@@ -370,6 +370,23 @@ fn start_one(
         ("CLAB_LABEL_CONTAINERLAB".into(), plan.name.clone()),
         ("CLAB_INTFS".into(), data_ifs.to_string()),
     ];
+    if n.role.is_some() {
+        // What the Kubernetes node would know about itself (for the agent and CNI).
+        let join = |v: Vec<String>| v.join(",");
+        env.push(("BGPLANE_NODE_NAME".into(), n.name.clone()));
+        env.push((
+            "BGPLANE_NODE_IP".into(),
+            join(n.node_ips.iter().map(|i| i.to_string()).collect()),
+        ));
+        env.push((
+            "BGPLANE_POD_CIDR".into(),
+            join(n.pod_cidrs.iter().map(|c| c.to_string()).collect()),
+        ));
+        env.push((
+            "BGPLANE_NODE_LABELS".into(),
+            join(n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        ));
+    }
     env.extend(n.env.iter().cloned());
     let started = spawn::start_node(
         exe,
