@@ -16,6 +16,8 @@ use crate::rib::table::PeerId;
 pub struct Change {
     /// Change number (the destination's stamp when it was logged).
     pub seq: u32,
+    /// The destination's id in its table.
+    pub id: u32,
     /// The prefix.
     pub prefix: Prefix,
 }

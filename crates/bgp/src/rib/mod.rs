@@ -81,6 +81,22 @@ impl Rib {
         }
     }
 
+    /// The destination of a prefix and its id.
+    pub fn dest_with_id(&self, p: &Prefix) -> Option<(u32, &Dest)> {
+        match p {
+            Prefix::V4(p) => self.v4.get_with_id(p),
+            Prefix::V6(p) => self.v6.get_with_id(p),
+        }
+    }
+
+    /// The destination of an id in the table of `p`'s family.
+    pub fn dest_by_id(&self, p: &Prefix, id: u32) -> Option<&Dest> {
+        match p {
+            Prefix::V4(_) => self.v4.by_id(id),
+            Prefix::V6(_) => self.v6.by_id(id),
+        }
+    }
+
     fn dest_mut(&mut self, p: Prefix) -> &mut Dest {
         match p {
             Prefix::V4(p) => self.v4.entry(p),
@@ -163,22 +179,13 @@ impl Rib {
     /// companions, then the rest), drops the destination if empty, and returns whether the
     /// selection changed (then the destination's stamp is the new change number).
     pub fn decide(&mut self, prefix: Prefix, ctx: &impl DecisionContext) -> bool {
-        let seq = self.seq.wrapping_add(1);
         let attrs = &self.attrs;
         let dest = match prefix {
             Prefix::V4(p) => self.v4.get_mut(&p),
             Prefix::V6(p) => self.v6.get_mut(&p),
         };
         let Some(dest) = dest else { return false };
-        let before: Vec<Path> = dest.selected().to_vec();
-        let n = select_into(dest, attrs, ctx);
-        dest.selected = n;
-        let changed = std::mem::take(&mut dest.dirty) || before.as_slice() != dest.selected();
-        let empty = dest.paths.is_empty();
-        if changed {
-            dest.stamp = seq;
-            self.seq = seq;
-        }
+        let (changed, empty) = decide_dest(dest, attrs, ctx, &mut self.seq);
         if empty {
             match prefix {
                 Prefix::V4(p) => self.v4.note_maybe_empty(p),
@@ -186,6 +193,78 @@ impl Rib {
             }
         }
         changed
+    }
+
+    /// Changes one path of a prefix and runs the decision process, with a single table
+    /// lookup (the receive hot path). Returns the replaced or removed path and, if the
+    /// selection changed, the new change number.
+    pub fn apply(&mut self, prefix: Prefix, op: PathOp, ctx: &impl DecisionContext) -> Applied {
+        let (dest, attrs, seq) = match prefix {
+            Prefix::V4(p) => match op {
+                PathOp::Upsert(_) => (
+                    Some(self.v4.entry_with_id(p)),
+                    &mut self.attrs,
+                    &mut self.seq,
+                ),
+                PathOp::Remove { .. } => {
+                    (self.v4.get_mut_with_id(&p), &mut self.attrs, &mut self.seq)
+                }
+            },
+            Prefix::V6(p) => match op {
+                PathOp::Upsert(_) => (
+                    Some(self.v6.entry_with_id(p)),
+                    &mut self.attrs,
+                    &mut self.seq,
+                ),
+                PathOp::Remove { .. } => {
+                    (self.v6.get_mut_with_id(&p), &mut self.attrs, &mut self.seq)
+                }
+            },
+        };
+        let Some((id, dest)) = dest else {
+            return Applied {
+                old: None,
+                changed: None,
+            };
+        };
+        if let PathOp::Upsert(path) = op {
+            if dest.paths.as_slice().contains(&path) {
+                // Re-announced unchanged: drop the reference the caller took.
+                attrs.release(path.attrs);
+                return Applied {
+                    old: Some(path),
+                    changed: None,
+                };
+            }
+        }
+        let old = match op {
+            PathOp::Upsert(path) => {
+                dest.touch(path.peer, path.path_id);
+                dest.paths.upsert(path)
+            }
+            PathOp::Remove { peer, path_id } => {
+                dest.touch(peer, path_id);
+                dest.paths.remove(peer, path_id)
+            }
+        };
+        if let Some(o) = old {
+            attrs.release(o.attrs);
+        }
+        if old.is_none() && matches!(op, PathOp::Remove { .. }) {
+            return Applied { old, changed: None };
+        }
+        let (changed, empty) = decide_dest(dest, attrs, ctx, seq);
+        let stamp = dest.stamp;
+        if empty {
+            match prefix {
+                Prefix::V4(p) => self.v4.note_maybe_empty(p),
+                Prefix::V6(p) => self.v6.note_maybe_empty(p),
+            }
+        }
+        Applied {
+            old,
+            changed: changed.then_some((stamp, id)),
+        }
     }
 
     /// The current change number (the stamp of the latest selection change).
@@ -227,6 +306,73 @@ fn remove_matching(
             released.push((r.attrs, r.is_eligible()));
         }
     }
+}
+
+/// A change to one path of a destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathOp {
+    /// Add or replace the path of (peer, path id).
+    Upsert(Path),
+    /// Remove the path of (peer, path id).
+    Remove {
+        /// The peer.
+        peer: PeerId,
+        /// Its path id.
+        path_id: u32,
+    },
+}
+
+/// The result of [`Rib::apply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// The path replaced or removed.
+    pub old: Option<Path>,
+    /// The new change number and the destination's id, if the selection changed.
+    pub changed: Option<(u32, u32)>,
+}
+
+/// Runs the decision process on one destination. Returns (changed, empty).
+fn decide_dest(
+    dest: &mut Dest,
+    attrs: &AttrStore,
+    ctx: &impl DecisionContext,
+    seq: &mut u32,
+) -> (bool, bool) {
+    let paths = dest.paths.as_slice();
+    let changed = if paths.len() <= 1 {
+        // One path (the common case): selected if eligible and reachable; no allocation.
+        let before = (dest.selected > 0)
+            .then(|| paths.first().copied())
+            .flatten();
+        let n = match paths.first() {
+            Some(p) if p.is_eligible() && ctx.igp_cost(&attrs.get(p.attrs).next_hop).is_some() => 1,
+            _ => 0,
+        };
+        dest.selected = n;
+        let after = (n > 0).then(|| paths[0]);
+        std::mem::take(&mut dest.dirty) || before != after
+    } else {
+        let mut before = [None; 4];
+        for (b, p) in before.iter_mut().zip(dest.selected()) {
+            *b = Some(*p);
+        }
+        let before_n = dest.selected().len();
+        let n = select_into(dest, attrs, ctx);
+        dest.selected = n;
+        let same = before_n == dest.selected().len()
+            && before_n <= 4
+            && dest
+                .selected()
+                .iter()
+                .zip(before.iter())
+                .all(|(a, b)| Some(*a) == *b);
+        std::mem::take(&mut dest.dirty) || !same
+    };
+    if changed {
+        *seq = seq.wrapping_add(1);
+        dest.stamp = *seq;
+    }
+    (changed, dest.paths.is_empty())
 }
 
 /// Orders the paths of `dest` and returns how many are selected.

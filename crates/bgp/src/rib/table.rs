@@ -168,8 +168,6 @@ pub struct Dest {
     /// Global change sequence number of the last change to the selection (used by the
     /// export logs to skip superseded entries).
     pub stamp: u32,
-    /// Dense id of the destination within its table (indexes per-peer Adj-RIB-Out bitmaps).
-    pub id: u32,
     /// How many leading paths are selected: 0 none (no eligible path), 1 the best only,
     /// more with multipath.
     pub selected: u8,
@@ -206,22 +204,28 @@ impl Dest {
 
 /// A table of destinations keyed by prefix, each with a dense id.
 ///
+/// Destinations live in a vector indexed by their id, and a hash index maps prefixes to
+/// ids: the index is small (12 octets an entry for IPv4), and destinations created in
+/// prefix order sit next to each other, which keeps a full-table load in the caches.
+///
 /// A destination that lost its last path stays as a tombstone until every export log has
 /// processed its withdrawal ([`Table::collect`]), so its id is not reused while some peer's
-/// Adj-RIB-Out bitmap may still refer to it.
+/// Adj-RIB-Out bitmap or a log entry may still refer to it.
 #[derive(Debug)]
 pub struct Table<P> {
-    map: HashMap<P, Dest, foldhash::fast::RandomState>,
-    ids: Vec<Option<P>>,
+    index: HashMap<P, u32, foldhash::fast::RandomState>,
+    dests: Vec<Dest>,
+    prefixes: Vec<Option<P>>,
     free: Vec<u32>,
-    tombstones: Vec<P>,
+    tombstones: Vec<u32>,
 }
 
 impl<P: Hash + Eq + Copy> Default for Table<P> {
     fn default() -> Self {
         Table {
-            map: HashMap::default(),
-            ids: Vec::new(),
+            index: HashMap::default(),
+            dests: Vec::new(),
+            prefixes: Vec::new(),
             free: Vec::new(),
             tombstones: Vec::new(),
         }
@@ -230,40 +234,76 @@ impl<P: Hash + Eq + Copy> Default for Table<P> {
 
 impl<P: Hash + Eq + Copy + Ord> Table<P> {
     /// The destination of a prefix.
+    #[inline]
     pub fn get(&self, p: &P) -> Option<&Dest> {
-        self.map.get(p)
+        self.index.get(p).map(|&id| &self.dests[id as usize])
+    }
+
+    /// The destination of a prefix and its id.
+    #[inline]
+    pub fn get_with_id(&self, p: &P) -> Option<(u32, &Dest)> {
+        self.index.get(p).map(|&id| (id, &self.dests[id as usize]))
+    }
+
+    /// The destination of an id (tombstones included).
+    #[inline]
+    pub fn by_id(&self, id: u32) -> Option<&Dest> {
+        self.dests
+            .get(id as usize)
+            .filter(|_| self.prefixes[id as usize].is_some())
     }
 
     /// The destination of a prefix, created empty (with a fresh id) if absent.
+    #[inline]
     pub fn entry(&mut self, p: P) -> &mut Dest {
-        let (ids, free) = (&mut self.ids, &mut self.free);
-        self.map.entry(p).or_insert_with(|| {
-            let id = match free.pop() {
-                Some(id) => {
-                    ids[id as usize] = Some(p);
-                    id
-                }
-                None => {
-                    ids.push(Some(p));
-                    (ids.len() - 1) as u32
-                }
-            };
-            Dest {
-                id,
-                ..Dest::default()
+        self.entry_with_id(p).1
+    }
+
+    /// [`entry`](Self::entry) with the destination's id.
+    #[inline]
+    pub fn entry_with_id(&mut self, p: P) -> (u32, &mut Dest) {
+        let id = match self.index.get(&p) {
+            Some(&id) => id,
+            None => {
+                let id = match self.free.pop() {
+                    Some(id) => {
+                        self.prefixes[id as usize] = Some(p);
+                        self.dests[id as usize] = Dest::default();
+                        id
+                    }
+                    None => {
+                        self.prefixes.push(Some(p));
+                        self.dests.push(Dest::default());
+                        (self.dests.len() - 1) as u32
+                    }
+                };
+                self.index.insert(p, id);
+                id
             }
-        })
+        };
+        (id, &mut self.dests[id as usize])
     }
 
     /// The destination of a prefix, if present.
+    #[inline]
     pub fn get_mut(&mut self, p: &P) -> Option<&mut Dest> {
-        self.map.get_mut(p)
+        self.get_mut_with_id(p).map(|x| x.1)
+    }
+
+    /// [`get_mut`](Self::get_mut) with the destination's id.
+    #[inline]
+    pub fn get_mut_with_id(&mut self, p: &P) -> Option<(u32, &mut Dest)> {
+        self.index
+            .get(p)
+            .map(|&id| (id, &mut self.dests[id as usize]))
     }
 
     /// Notes that a destination may have become a tombstone (no path left).
     pub fn note_maybe_empty(&mut self, p: P) {
-        if self.map.get(&p).is_some_and(|d| d.paths.is_empty()) {
-            self.tombstones.push(p);
+        if let Some(&id) = self.index.get(&p) {
+            if self.dests[id as usize].paths.is_empty() {
+                self.tombstones.push(id);
+            }
         }
     }
 
@@ -271,37 +311,41 @@ impl<P: Hash + Eq + Copy + Ord> Table<P> {
     /// whether a stamp is processed) and frees their ids.
     pub fn collect(&mut self, done: impl Fn(u32) -> bool) {
         let mut keep = Vec::new();
-        for p in std::mem::take(&mut self.tombstones) {
-            match self.map.get(&p) {
-                Some(d) if d.paths.is_empty() => {
-                    if done(d.stamp) {
-                        let id = d.id;
-                        self.map.remove(&p);
-                        self.ids[id as usize] = None;
-                        self.free.push(id);
-                    } else {
-                        keep.push(p);
-                    }
-                }
-                _ => {}
+        for id in std::mem::take(&mut self.tombstones) {
+            let d = &self.dests[id as usize];
+            let Some(p) = self.prefixes[id as usize] else {
+                continue;
+            };
+            if !d.paths.is_empty() {
+                continue;
+            }
+            if done(d.stamp) {
+                self.index.remove(&p);
+                self.prefixes[id as usize] = None;
+                self.dests[id as usize] = Dest::default();
+                self.free.push(id);
+            } else {
+                keep.push(id);
             }
         }
+        keep.sort_unstable();
+        keep.dedup();
         self.tombstones = keep;
     }
 
     /// The prefix of a destination id.
     pub fn prefix_of(&self, id: u32) -> Option<P> {
-        self.ids.get(id as usize).copied().flatten()
+        self.prefixes.get(id as usize).copied().flatten()
     }
 
     /// One more than the highest id in use (the size a bitmap over ids needs).
     pub fn id_bound(&self) -> usize {
-        self.ids.len()
+        self.dests.len()
     }
 
     /// Number of destinations with at least one path.
     pub fn len(&self) -> usize {
-        self.map.len() - self.tombstones.len()
+        self.index.len().saturating_sub(self.tombstones.len())
     }
 
     /// Whether no destination has a path.
@@ -311,22 +355,27 @@ impl<P: Hash + Eq + Copy + Ord> Table<P> {
 
     /// Every destination (tombstones included, with no path), in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&P, &Dest)> {
-        self.map.iter()
+        self.index
+            .iter()
+            .map(|(p, &id)| (p, &self.dests[id as usize]))
     }
 
-    /// Every destination, mutably.
+    /// Every destination, mutably, in id order.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&P, &mut Dest)> {
-        self.map.iter_mut()
+        self.prefixes
+            .iter()
+            .zip(self.dests.iter_mut())
+            .filter_map(|(p, d)| p.as_ref().map(|p| (p, d)))
     }
 
     /// The prefixes with at least one path, in order (for display and for feeding a new
     /// peer).
     pub fn sorted_prefixes(&self) -> Vec<P> {
         let mut v: Vec<P> = self
-            .map
+            .prefixes
             .iter()
-            .filter(|(_, d)| !d.paths.is_empty())
-            .map(|(p, _)| *p)
+            .zip(&self.dests)
+            .filter_map(|(p, d)| p.filter(|_| !d.paths.is_empty()))
             .collect();
         v.sort_unstable();
         v
@@ -368,7 +417,7 @@ mod tests {
     fn a_destination_is_small() {
         assert_eq!(std::mem::size_of::<Path>(), 12);
         assert!(
-            std::mem::size_of::<Dest>() <= 32,
+            std::mem::size_of::<Dest>() <= 24,
             "{}",
             std::mem::size_of::<Dest>()
         );

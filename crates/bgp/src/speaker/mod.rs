@@ -528,6 +528,23 @@ impl Speaker {
         }
     }
 
+    /// Changes one path, decides, and logs a selection change to every group: the
+    /// per-prefix receive path (one table lookup).
+    fn apply(&mut self, prefix: Prefix, op: crate::rib::PathOp) -> Option<Path> {
+        let ctx = Ctx {
+            cfg: &self.cfg,
+            peers: &self.peers,
+            resolver: &*self.resolver,
+        };
+        let a = self.rib.apply(prefix, op, &ctx);
+        if let Some((seq, id)) = a.changed {
+            for g in self.groups.iter_mut().flatten() {
+                g.log(Change { seq, id, prefix });
+            }
+        }
+        a.old
+    }
+
     /// Runs the decision process for the touched prefixes and logs the changes to every
     /// group.
     pub(crate) fn run_decisions(&mut self) {
@@ -544,9 +561,15 @@ impl Speaker {
         };
         for p in &dirty {
             if self.rib.decide(*p, &ctx) {
-                let seq = self.rib.dest(p).map_or(0, |d| d.stamp);
-                for g in self.groups.iter_mut().flatten() {
-                    g.log(Change { seq, prefix: *p });
+                if let Some((id, d)) = self.rib.dest_with_id(p) {
+                    let seq = d.stamp;
+                    for g in self.groups.iter_mut().flatten() {
+                        g.log(Change {
+                            seq,
+                            id,
+                            prefix: *p,
+                        });
+                    }
                 }
             }
         }

@@ -13,6 +13,7 @@ use crate::export::group::{Walk, WalkEnd};
 use crate::export::rules::{NextHopAction, PolicyResult};
 use crate::rib::attrs::{Attrs, NextHop};
 use crate::rib::table::{path_flags, Path};
+use crate::rib::PathOp;
 
 /// Received messages that end the session.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -232,7 +233,7 @@ impl Speaker {
                 flags,
                 path_id: n.path_id.unwrap_or(0),
             };
-            let old = self.rib.upsert(n.prefix, path);
+            let old = self.apply(n.prefix, PathOp::Upsert(path));
             if let Some(p) = self.peer_mut(id) {
                 if old.is_none() {
                     p.counters.received[fi] += 1;
@@ -245,7 +246,6 @@ impl Speaker {
                     p.counters.accepted[fi] -= 1;
                 }
             }
-            self.dirty.push(n.prefix);
         }
         if let Some(sid) = shared {
             self.rib.attrs.release(sid);
@@ -253,7 +253,11 @@ impl Speaker {
     }
 
     fn drop_path(&mut self, id: PeerId, fam: Family, n: Nlri) {
-        if let Some(old) = self.rib.remove(n.prefix, id, n.path_id.unwrap_or(0)) {
+        let op = PathOp::Remove {
+            peer: id,
+            path_id: n.path_id.unwrap_or(0),
+        };
+        if let Some(old) = self.apply(n.prefix, op) {
             if let Some(p) = self.peer_mut(id) {
                 let fi = family_index(fam);
                 p.counters.received[fi] = p.counters.received[fi].saturating_sub(1);
@@ -261,7 +265,6 @@ impl Speaker {
                     p.counters.accepted[fi] = p.counters.accepted[fi].saturating_sub(1);
                 }
             }
-            self.dirty.push(n.prefix);
         }
     }
 

@@ -124,7 +124,13 @@ impl Speaker {
             };
             match step {
                 None => break,
-                Some(Ok(prefix)) => self.export_one(id, prefix, &mut batch),
+                Some(Ok(prefix)) => {
+                    let info = self
+                        .rib
+                        .dest_with_id(&prefix)
+                        .map(|(id, d)| (id, d.best().copied()));
+                    self.export_one(id, prefix, info, &mut batch);
+                }
                 Some(Err(end)) => {
                     sent += batch.flush(&packer, out);
                     match end {
@@ -164,12 +170,15 @@ impl Speaker {
                 if let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) {
                     s.out.cursor = cursor + 1;
                 }
-                if self
+                // One lookup: skip superseded entries, export the current best.
+                let info = self
                     .rib
-                    .dest(&change.prefix)
-                    .is_some_and(|d| d.stamp == change.seq)
-                {
-                    self.export_one(id, change.prefix, &mut batch);
+                    .dest_by_id(&change.prefix, change.id)
+                    .map(|d| (d.stamp, d.best().copied()));
+                if let Some((stamp, best)) = info {
+                    if stamp == change.seq {
+                        self.export_one(id, change.prefix, Some((change.id, best)), &mut batch);
+                    }
                 }
             }
             sent += batch.flush(&packer, out);
@@ -214,14 +223,18 @@ impl Speaker {
         Some((s.out.group, s.out.cursor))
     }
 
-    /// Decides what `id` gets for `prefix` now, and records it in its Adj-RIB-Out.
-    fn export_one(&mut self, id: PeerId, prefix: Prefix, batch: &mut Batch) {
+    /// Decides what `id` gets for `prefix` now (its destination's id and best path), and
+    /// records it in its Adj-RIB-Out.
+    fn export_one(
+        &mut self,
+        id: PeerId,
+        prefix: Prefix,
+        info: Option<(u32, Option<crate::rib::table::Path>)>,
+        batch: &mut Batch,
+    ) {
         let family = family_of(prefix);
-        let Some(dest) = self.rib.dest(&prefix) else {
-            return;
-        };
-        let did = dest.id;
-        let exported = match dest.best().copied() {
+        let Some((did, best)) = info else { return };
+        let exported = match best {
             None => None,
             // Never back to where it came from.
             Some(best) if best.peer == id => None,
