@@ -205,6 +205,10 @@ impl Dut {
                 "--neighbor".into(),
                 format!("{},{MON_AS}", addr::MON),
                 "--no-fib".into(),
+                // The API socket defaults to /run/bgplane/router.sock, a host path shared
+                // by every namespace: keep it in the run's directory.
+                "--socket".into(),
+                s(&dir.join("bgplane.sock")),
             ],
             Dut::Bird => {
                 let conf = write("bird.conf", bird_conf())?;
@@ -237,8 +241,11 @@ impl Dut {
                     "-S".into(),
                     "--log".into(),
                     "stdout".into(),
+                    // Without zebra, bgpd 8.4 logs "sendmsg_nexthop: zclient_send_message()
+                    // failed" (an error) once per received path: 1M lines, ~100 MB and
+                    // seconds of CPU that a real deployment (with zebra) never spends.
                     "--log-level".into(),
-                    "notifications".into(),
+                    "critical".into(),
                 ]
             }
             Dut::Openbgpd => {

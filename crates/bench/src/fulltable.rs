@@ -125,6 +125,24 @@ pub struct Measurement {
     pub updates_to_monitor: u64,
     /// UPDATEs the DUT sent back to the injector.
     pub updates_to_injector: u64,
+    /// CPU time the harness itself (injector, monitor, orchestration) used while the
+    /// clock ran: well below `seconds` means the peers were not the bottleneck.
+    pub harness_cpu_seconds: f64,
+    /// CPU seconds of the injector's writing thread, first UPDATE to last byte.
+    pub injector_cpu_seconds: f64,
+    /// CPU seconds of the injector's thread reading what the DUT sends back.
+    pub drain_cpu_seconds: f64,
+    /// CPU seconds of the monitor's reading thread until it held every prefix.
+    pub monitor_cpu_seconds: f64,
+}
+
+/// User plus system CPU time of this process so far.
+fn cpu_seconds() -> f64 {
+    use nix::sys::resource::{getrusage, UsageWho};
+    getrusage(UsageWho::RUSAGE_SELF).map_or(0.0, |u| {
+        let t = |v: nix::sys::time::TimeVal| v.tv_sec() as f64 + v.tv_usec() as f64 / 1e6;
+        t(u.user_time()) + t(u.system_time())
+    })
 }
 
 /// Parameters shared by every run.
@@ -329,6 +347,8 @@ fn wait(
     let mut go = Some(go);
     let mut go_at: Option<Instant> = None;
     let (mut t0, mut sent): (Option<Instant>, Option<Instant>) = (None, None);
+    let mut cpu0: Option<f64> = None;
+    let mut inj_cpu = 0.0;
     loop {
         if interrupted.load(Ordering::SeqCst) {
             return Err(RunError::Interrupted { who: who.into() });
@@ -376,14 +396,23 @@ fn wait(
                     }
                 }
             }
-            Ok(Event::Started(t)) => t0 = Some(t),
-            Ok(Event::SendDone(t)) => {
+            Ok(Event::Started(t)) => {
+                t0 = Some(t);
+                cpu0 = Some(cpu_seconds());
+            }
+            Ok(Event::SendDone { at: t, cpu }) => {
                 sent = Some(t);
+                inj_cpu = cpu;
                 if let Some(s) = t0 {
                     tracing::debug!("{who}: stream written in {:.3} s", (t - s).as_secs_f64());
                 }
             }
-            Ok(Event::Complete(t1)) => {
+            Ok(Event::Complete {
+                at: t1,
+                held,
+                updates,
+                cpu,
+            }) => {
                 let Some(s) = t0 else { continue };
                 // The End-of-RIB may still be in flight when the last prefix arrives.
                 let sent = sent.unwrap_or(t1);
@@ -391,8 +420,12 @@ fn wait(
                     seconds: (t1 - s).as_secs_f64(),
                     send_seconds: (sent.min(t1) - s).as_secs_f64(),
                     rss: None,
-                    prefixes_held: ctl.held.load(Ordering::Relaxed),
-                    updates_to_monitor: ctl.monitor_updates.load(Ordering::Relaxed),
+                    prefixes_held: held,
+                    updates_to_monitor: updates,
+                    harness_cpu_seconds: cpu_seconds() - cpu0.unwrap_or(0.0),
+                    injector_cpu_seconds: inj_cpu,
+                    drain_cpu_seconds: ctl.drain_cpu_ns.load(Ordering::Relaxed) as f64 / 1e9,
+                    monitor_cpu_seconds: cpu,
                     updates_to_injector: ctl.injector_updates.load(Ordering::Relaxed),
                 });
             }

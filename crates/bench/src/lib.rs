@@ -161,16 +161,20 @@ pub fn full_table(a: &FullTableArgs, bgplane: &Path) -> Result<Report, BenchErro
         None
     } else {
         tracing::info!("floor: injector -> monitor, no DUT");
+        let load = report::loadavg();
         let r = fulltable::run_one(None, &st, &params, &interrupted);
         if interrupted_now() {
             return Err(BenchError::Interrupted);
         }
         log_outcome("floor", &r);
-        Some(Row::new("floor", None, r.map_err(|e| e.to_string())))
+        let mut row = Row::new("floor", None, r.map_err(|e| e.to_string()));
+        row.load_before = load;
+        Some(row)
     };
     let mut rows = Vec::new();
     for d in &a.dut {
         let version = d.version(&params.bgplane);
+        let load = report::loadavg();
         tracing::info!(dut = %d, "running");
         let r = match &version {
             Err(e) => Err(e.to_string()),
@@ -183,7 +187,9 @@ pub fn full_table(a: &FullTableArgs, bgplane: &Path) -> Result<Report, BenchErro
                 r.map_err(|e| e.to_string())
             }
         };
-        rows.push(Row::new(&d.to_string(), version.ok(), r));
+        let mut row = Row::new(&d.to_string(), version.ok(), r);
+        row.load_before = load;
+        rows.push(row);
     }
     machine.load_at_end = report::loadavg();
     Ok(Report {

@@ -71,6 +71,12 @@ pub struct Row {
     pub updates_to_monitor: Option<u64>,
     /// UPDATEs the DUT sent back to the injector.
     pub updates_to_injector: Option<u64>,
+    /// CPU seconds the harness's own peers used while the clock ran.
+    pub harness_cpu_seconds: Option<f64>,
+    /// CPU seconds of the injector's writer, reader and of the monitor's reader.
+    pub peer_cpu_seconds: Option<PeerCpu>,
+    /// `/proc/loadavg` (1, 5, 15 min) just before this run.
+    pub load_before: String,
     /// Why the run failed.
     pub error: Option<String>,
 }
@@ -87,6 +93,9 @@ impl Row {
             rss_method: None,
             updates_to_monitor: None,
             updates_to_injector: None,
+            harness_cpu_seconds: None,
+            peer_cpu_seconds: None,
+            load_before: String::new(),
             error: None,
         };
         match r {
@@ -97,11 +106,28 @@ impl Row {
                 row.rss_method = m.rss.map(|r| r.method);
                 row.updates_to_monitor = Some(m.updates_to_monitor);
                 row.updates_to_injector = Some(m.updates_to_injector);
+                row.harness_cpu_seconds = Some(m.harness_cpu_seconds);
+                row.peer_cpu_seconds = Some(PeerCpu {
+                    injector: m.injector_cpu_seconds,
+                    injector_reader: m.drain_cpu_seconds,
+                    monitor: m.monitor_cpu_seconds,
+                });
             }
             Err(e) => row.error = Some(e),
         }
         row
     }
+}
+
+/// CPU seconds of the harness's peer threads during a run.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PeerCpu {
+    /// The injector's writing thread, first UPDATE to last byte.
+    pub injector: f64,
+    /// The injector's reading thread (what the DUT sends back).
+    pub injector_reader: f64,
+    /// The monitor's reading thread, until it held every prefix.
+    pub monitor: f64,
 }
 
 /// The whole report.
@@ -158,20 +184,37 @@ impl Report {
             "version",
             "seconds",
             "peak RSS MB",
-            "method",
-            "UPDATEs out",
+            "RSS method",
+            "UPDATEs to mon",
+            "UPDATEs to inj",
+            "CPU s: harness (inj/mon)",
+            "load before",
             "result",
         ];
-        let mut rows: Vec<[String; 7]> = Vec::new();
+        // Columns holding numbers are right-aligned.
+        const NUMERIC: [bool; 10] = [
+            false, false, true, true, false, true, true, true, false, false,
+        ];
+        let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
         for r in self.floor.iter().chain(&self.duts) {
             let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-            rows.push([
+            rows.push(vec![
                 r.dut.clone(),
                 opt(r.version.clone()),
                 opt(r.seconds.map(|s| format!("{s:.3}"))),
                 opt(r.peak_rss_mb.map(|s| format!("{s:.0}"))),
                 opt(r.rss_method.clone()),
                 opt(r.updates_to_monitor.map(|u| u.to_string())),
+                opt(r.updates_to_injector.map(|u| u.to_string())),
+                opt(r.harness_cpu_seconds.map(|s| match r.peer_cpu_seconds {
+                    Some(p) => format!(
+                        "{s:.2} ({:.2}/{:.2})",
+                        p.injector + p.injector_reader,
+                        p.monitor
+                    ),
+                    None => format!("{s:.2}"),
+                })),
+                r.load_before.split(' ').next().unwrap_or("-").to_string(),
                 match (&r.error, r.dut == "floor") {
                     (Some(_), _) => "FAILED (see below)".into(),
                     (None, true) => "ok (injector -> monitor, no DUT)".into(),
@@ -179,34 +222,26 @@ impl Report {
                 },
             ]);
         }
-        let mut w = header.map(str::len);
+        let mut w = [0usize; 10];
         for r in &rows {
             for (i, c) in r.iter().enumerate() {
                 w[i] = w[i].max(c.chars().count());
             }
         }
-        let line = |cells: &[String]| {
+        for r in &rows {
             let mut l = String::new();
-            for (i, c) in cells.iter().enumerate() {
-                let pad = w[i] - c.chars().count();
-                if i == 2 || i == 3 || i == 5 {
-                    l += &" ".repeat(pad);
+            for (i, c) in r.iter().enumerate() {
+                let pad = " ".repeat(w[i] - c.chars().count());
+                if NUMERIC[i] {
+                    l += &pad;
                     l += c;
                 } else {
                     l += c;
-                    if i + 1 < cells.len() {
-                        l += &" ".repeat(pad);
-                    }
+                    l += &pad;
                 }
-                if i + 1 < cells.len() {
-                    l += "  ";
-                }
+                l += "  ";
             }
-            l.trim_end().to_string()
-        };
-        let _ = writeln!(out, "{}", line(&header.map(String::from)));
-        for r in &rows {
-            let _ = writeln!(out, "{}", line(r));
+            let _ = writeln!(out, "{}", l.trim_end());
         }
         let failed: Vec<&Row> = self
             .floor
@@ -246,6 +281,10 @@ mod tests {
             }),
             prefixes_held: 1_000_000,
             updates_to_monitor: 100_001,
+            harness_cpu_seconds: 0.2,
+            injector_cpu_seconds: 0.05,
+            drain_cpu_seconds: 0.0,
+            monitor_cpu_seconds: 0.15,
             updates_to_injector: 0,
         };
         Report {

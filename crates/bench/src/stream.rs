@@ -4,8 +4,11 @@
 //! groups of (almost) equal size; every group shares one attribute set and goes out in as
 //! few UPDATEs as fit 4096 octets (one UPDATE for the default ten prefixes per set). Each
 //! attribute set is ORIGIN, an AS_PATH of 4 to 7 hops starting with the injector's AS,
-//! NEXT_HOP (the injector's address), MULTI_EXIT_DISC = the set's index and one community
-//! `local_as:index`, so no two sets are equal. AS numbers after the first are drawn from a
+//! NEXT_HOP (the injector's address), MULTI_EXIT_DISC = the set's index (so no two sets
+//! are equal) and one community out of a pool of [`COMMUNITIES`] (`local_as:1` to
+//! `local_as:16`). The pool is small on purpose: FRR 8.4 keeps an 8 KiB string per
+//! distinct community value, so a community per set would add 65,536 × 8 KiB = 537 MB to
+//! FRR's peak and measure that quirk rather than table processing. AS numbers after the first are drawn from a
 //! seeded generator among public 2-octet and 4-octet ASNs, never the DUT's or the
 //! monitor's, so no route is dropped by AS-path loop detection.
 
@@ -19,6 +22,9 @@ use bgp_wire::{
 
 /// Largest number of prefixes the plan can hold: /24s from 16.0.0.0 stay below 127.0.0.0.
 pub const MAX_PREFIXES: u32 = 6_000_000;
+
+/// Number of distinct community values the stream uses.
+pub const COMMUNITIES: u32 = 16;
 
 /// Shortest and longest AS_PATH, in hops, the injector sends.
 pub const PATH_LEN: (usize, usize) = (4, 7);
@@ -199,7 +205,7 @@ pub fn attribute_set(spec: &StreamSpec, s: u32) -> Vec<PathAttribute> {
     } else {
         Origin::Igp
     };
-    let community = Community(((spec.local_as & 0xffff) << 16) | (s & 0xffff));
+    let community = Community(((spec.local_as & 0xffff) << 16) | (1 + s % COMMUNITIES));
     vec![
         PathAttribute::new(AttributeValue::Origin(origin)),
         PathAttribute::new(AttributeValue::AsPath(AsPath::sequence(path))),
@@ -331,7 +337,7 @@ mod tests {
     }
 
     #[test]
-    fn path_lengths_cover_four_to_seven_hops() {
+    fn path_lengths_cover_four_to_seven_hops_and_communities_a_small_pool() {
         let s = spec(10_000, 1_000);
         let lens: HashSet<usize> = (0..1_000)
             .map(|i| match &attribute_set(&s, i)[1].value {
@@ -340,6 +346,13 @@ mod tests {
             })
             .collect();
         assert_eq!(lens, (4..=7).collect());
+        let communities: HashSet<Vec<Community>> = (0..1_000)
+            .map(|i| match &attribute_set(&s, i)[4].value {
+                AttributeValue::Communities(c) => c.clone(),
+                _ => vec![],
+            })
+            .collect();
+        assert_eq!(communities.len(), COMMUNITIES as usize);
     }
 
     #[test]
