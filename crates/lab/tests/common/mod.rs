@@ -22,11 +22,18 @@ pub fn skip_reason(need_frr: bool) -> Option<String> {
 pub fn skip(test: &str, need_frr: bool) -> bool {
     match skip_reason(need_frr) {
         Some(why) => {
-            eprintln!("SKIPPED {test}: {why}");
+            say_skipped(test, &why);
             true
         }
         None => false,
     }
+}
+
+/// Prints a skip message past libtest's output capture (which only catches `print!`), so
+/// it shows in CI logs.
+pub fn say_skipped(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
 
 /// The examples directory.
