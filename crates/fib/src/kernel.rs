@@ -1,0 +1,427 @@
+//! What the kernel knows: links, addresses and routes (other than ours), kept current from
+//! netlink notifications, and the longest-prefix match that resolves BGP next hops.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use bgp_wire::Prefix;
+use futures_util::TryStreamExt;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
+use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
+use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
+use rtnetlink::{Handle, RouteMessageBuilder};
+
+use crate::{FibConfig, FibError};
+
+/// A network interface.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Link {
+    /// Index.
+    pub index: u32,
+    /// Name.
+    pub name: String,
+    /// Administratively and operationally up.
+    pub up: bool,
+}
+
+/// An address of an interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Addr {
+    /// Interface index.
+    pub index: u32,
+    /// The address.
+    pub addr: IpAddr,
+    /// Its prefix length.
+    pub prefix_len: u8,
+}
+
+/// A kernel route that is not ours.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KernelRoute {
+    /// Destination.
+    pub prefix: Prefix,
+    /// Gateway, if any (else directly connected).
+    pub gateway: Option<IpAddr>,
+    /// Output interface.
+    pub ifindex: Option<u32>,
+    /// Metric.
+    pub metric: u32,
+    /// Route protocol id.
+    pub protocol: u8,
+    /// Whether it is a blackhole/unreachable/prohibit route.
+    pub reject: bool,
+}
+
+/// How a BGP next hop is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolved {
+    /// The directly connected gateway to use (the next hop itself, or the gateway of the
+    /// route that covers it).
+    pub gateway: IpAddr,
+    /// Output interface.
+    pub ifindex: Option<u32>,
+    /// IGP cost: the metric of the covering route (0 when directly connected).
+    pub metric: u32,
+}
+
+/// The kernel's links, addresses and foreign routes of one table.
+#[derive(Debug, Clone, Default)]
+pub struct KernelState {
+    /// Links by index.
+    pub links: HashMap<u32, Link>,
+    /// Addresses.
+    pub addrs: Vec<Addr>,
+    /// Routes of other protocols in our table, and connected routes.
+    pub routes: Vec<KernelRoute>,
+}
+
+impl KernelState {
+    /// Reads everything from the kernel.
+    pub async fn load(handle: &Handle, cfg: &FibConfig) -> Result<Self, FibError> {
+        let nl = |what: &str| {
+            let what = what.to_string();
+            move |source| FibError::Netlink {
+                what: what.clone(),
+                source,
+            }
+        };
+        let mut s = KernelState::default();
+        let mut links = handle.link().get().execute();
+        while let Some(m) = links.try_next().await.map_err(nl("link dump"))? {
+            if let Some(l) = link_of(&m) {
+                s.links.insert(l.index, l);
+            }
+        }
+        let mut addrs = handle.address().get().execute();
+        while let Some(m) = addrs.try_next().await.map_err(nl("address dump"))? {
+            s.addrs.extend(addr_of(&m));
+        }
+        for v6 in [false, true] {
+            let msg = if v6 {
+                RouteMessageBuilder::<std::net::Ipv6Addr>::new()
+                    .table_id(cfg.table)
+                    .build()
+            } else {
+                RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+                    .table_id(cfg.table)
+                    .build()
+            };
+            let mut routes = handle.route().get(msg).execute();
+            while let Some(m) = routes.try_next().await.map_err(nl("route dump"))? {
+                if let Some(r) = route_of(&m, cfg) {
+                    s.routes.push(r);
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    /// Applies a netlink notification; returns whether anything changed.
+    pub fn apply(&mut self, msg: &RouteNetlinkMessage, cfg: &FibConfig) -> bool {
+        match msg {
+            RouteNetlinkMessage::NewLink(m) => match link_of(m) {
+                Some(l) => self.links.insert(l.index, l.clone()) != Some(l),
+                None => false,
+            },
+            RouteNetlinkMessage::DelLink(m) => self.links.remove(&m.header.index).is_some(),
+            RouteNetlinkMessage::NewAddress(m) => {
+                let mut changed = false;
+                for a in addr_of(m) {
+                    if !self.addrs.contains(&a) {
+                        self.addrs.push(a);
+                        changed = true;
+                    }
+                }
+                changed
+            }
+            RouteNetlinkMessage::DelAddress(m) => {
+                let gone = addr_of(m);
+                let before = self.addrs.len();
+                self.addrs.retain(|a| !gone.contains(a));
+                before != self.addrs.len()
+            }
+            RouteNetlinkMessage::NewRoute(m) => match route_of(m, cfg) {
+                Some(r) => {
+                    self.routes
+                        .retain(|x| !(x.prefix == r.prefix && x.metric == r.metric));
+                    self.routes.push(r);
+                    true
+                }
+                None => false,
+            },
+            RouteNetlinkMessage::DelRoute(m) => match route_of(m, cfg) {
+                Some(r) => {
+                    let before = self.routes.len();
+                    self.routes.retain(|x| {
+                        !(x.prefix == r.prefix && x.gateway == r.gateway && x.metric == r.metric)
+                    });
+                    before != self.routes.len()
+                }
+                None => false,
+            },
+            _ => false,
+        }
+    }
+
+    /// The interface index of a name.
+    pub fn link_index(&self, name: &str) -> Option<u32> {
+        self.links
+            .values()
+            .find(|l| l.name == name)
+            .map(|l| l.index)
+    }
+
+    /// Whether the address is one of ours.
+    pub fn is_local(&self, a: IpAddr) -> bool {
+        self.addrs.iter().any(|x| x.addr == a)
+    }
+
+    /// Resolves a BGP next hop: a link-local IPv6 next hop through `via_link` (the session's
+    /// interface); any other by the longest matching connected or foreign route whose
+    /// interface is up. `None` if unreachable.
+    pub fn resolve(&self, nh: IpAddr, via_link: Option<u32>) -> Option<Resolved> {
+        if let IpAddr::V6(v6) = nh {
+            if v6.segments()[0] & 0xffc0 == 0xfe80 {
+                let idx = via_link?;
+                return self.link_up(idx).then_some(Resolved {
+                    gateway: nh,
+                    ifindex: Some(idx),
+                    metric: 0,
+                });
+            }
+        }
+        // Connected subnets first (metric 0).
+        let connected = self
+            .addrs
+            .iter()
+            .filter(|a| self.link_up(a.index))
+            .filter_map(|a| Some((Prefix::new(a.addr, a.prefix_len)?, a.index)))
+            .filter(|(p, _)| p.contains_addr(nh) && p.prefix_len() < max_len(nh))
+            .max_by_key(|(p, _)| p.prefix_len());
+        let route = self
+            .routes
+            .iter()
+            .filter(|r| r.prefix.contains_addr(nh) && !r.reject)
+            .filter(|r| r.ifindex.is_none_or(|i| self.link_up(i)))
+            .max_by(|a, b| {
+                a.prefix
+                    .prefix_len()
+                    .cmp(&b.prefix.prefix_len())
+                    .then(b.metric.cmp(&a.metric))
+            });
+        match (connected, route) {
+            (Some((p, idx)), r) if r.is_none_or(|r| r.prefix.prefix_len() <= p.prefix_len()) => {
+                Some(Resolved {
+                    gateway: nh,
+                    ifindex: Some(idx),
+                    metric: 0,
+                })
+            }
+            (_, Some(r)) => Some(Resolved {
+                gateway: r.gateway.unwrap_or(nh),
+                ifindex: r.ifindex,
+                metric: r.metric,
+            }),
+            (None, None) => None,
+            (Some(_), None) => unreachable!("covered by the first arm"),
+        }
+    }
+
+    fn link_up(&self, index: u32) -> bool {
+        self.links.get(&index).is_none_or(|l| l.up)
+    }
+}
+
+fn max_len(a: IpAddr) -> u8 {
+    if a.is_ipv4() {
+        32
+    } else {
+        128
+    }
+}
+
+fn link_of(m: &LinkMessage) -> Option<Link> {
+    let name = m.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfName(n) => Some(n.clone()),
+        _ => None,
+    })?;
+    let up = m.header.flags.contains(LinkFlags::Up) && m.header.flags.contains(LinkFlags::Running);
+    Some(Link {
+        index: m.header.index,
+        name,
+        up,
+    })
+}
+
+fn addr_of(m: &AddressMessage) -> Vec<Addr> {
+    m.attributes
+        .iter()
+        .filter_map(|a| match a {
+            AddressAttribute::Address(ip) => Some(Addr {
+                index: m.header.index,
+                addr: *ip,
+                prefix_len: m.header.prefix_len,
+            }),
+            _ => None,
+        })
+        .take(1)
+        .collect()
+}
+
+fn route_addr(a: &RouteAddress) -> Option<IpAddr> {
+    match a {
+        RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
+        RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
+        _ => None,
+    }
+}
+
+/// A foreign (or connected) route of our table, or `None` for ours and other tables.
+fn route_of(m: &RouteMessage, cfg: &FibConfig) -> Option<KernelRoute> {
+    let table = m
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            RouteAttribute::Table(t) => Some(*t),
+            _ => None,
+        })
+        .unwrap_or(u32::from(m.header.table));
+    let protocol = u8::from(m.header.protocol);
+    if table != cfg.table || protocol == cfg.protocol {
+        return None;
+    }
+    let dst = m.attributes.iter().find_map(|a| match a {
+        RouteAttribute::Destination(d) => route_addr(d),
+        _ => None,
+    });
+    let zero = match m.header.address_family {
+        AddressFamily::Inet6 => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        _ => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    };
+    let prefix = Prefix::new(dst.unwrap_or(zero), m.header.destination_prefix_length)?;
+    // For a multipath route, its first next hop is enough to resolve through it.
+    let first_hop = m.attributes.iter().find_map(|a| match a {
+        RouteAttribute::MultiPath(hops) => hops.first(),
+        _ => None,
+    });
+    let gateway = m
+        .attributes
+        .iter()
+        .chain(first_hop.into_iter().flat_map(|h| h.attributes.iter()))
+        .find_map(|a| match a {
+            RouteAttribute::Gateway(g) => route_addr(g),
+            _ => None,
+        });
+    let ifindex = m
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            RouteAttribute::Oif(i) => Some(*i),
+            _ => None,
+        })
+        .or(first_hop.map(|h| h.interface_index));
+    let metric = m
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            RouteAttribute::Priority(p) => Some(*p),
+            _ => None,
+        })
+        .unwrap_or(0);
+    let reject = matches!(
+        m.header.kind,
+        RouteType::BlackHole | RouteType::Unreachable | RouteType::Prohibit
+    );
+    if matches!(
+        m.header.kind,
+        RouteType::Local | RouteType::Broadcast | RouteType::Multicast | RouteType::Anycast
+    ) {
+        return None;
+    }
+    Some(KernelRoute {
+        prefix,
+        gateway,
+        ifindex,
+        metric,
+        protocol,
+        reject,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> KernelState {
+        let mut s = KernelState::default();
+        s.links.insert(
+            2,
+            Link {
+                index: 2,
+                name: "eth0".into(),
+                up: true,
+            },
+        );
+        s.links.insert(
+            3,
+            Link {
+                index: 3,
+                name: "eth1".into(),
+                up: false,
+            },
+        );
+        s.addrs.push(Addr {
+            index: 2,
+            addr: "10.0.5.1".parse().unwrap(),
+            prefix_len: 24,
+        });
+        s.addrs.push(Addr {
+            index: 3,
+            addr: "10.0.6.1".parse().unwrap(),
+            prefix_len: 24,
+        });
+        s.routes.push(KernelRoute {
+            prefix: "10.9.0.0/16".parse().unwrap(),
+            gateway: Some("10.0.5.254".parse().unwrap()),
+            ifindex: Some(2),
+            metric: 50,
+            protocol: 4,
+            reject: false,
+        });
+        s
+    }
+
+    #[test]
+    fn connected_next_hops_resolve_to_themselves_with_cost_zero() {
+        let r = state().resolve("10.0.5.11".parse().unwrap(), None).unwrap();
+        assert_eq!(
+            r,
+            Resolved {
+                gateway: "10.0.5.11".parse().unwrap(),
+                ifindex: Some(2),
+                metric: 0
+            }
+        );
+    }
+
+    #[test]
+    fn remote_next_hops_resolve_through_the_covering_route() {
+        let r = state().resolve("10.9.1.1".parse().unwrap(), None).unwrap();
+        assert_eq!(r.gateway, "10.0.5.254".parse::<IpAddr>().unwrap());
+        assert_eq!(r.metric, 50);
+    }
+
+    #[test]
+    fn next_hops_behind_a_down_interface_or_nowhere_are_unreachable() {
+        assert_eq!(state().resolve("10.0.6.7".parse().unwrap(), None), None);
+        assert_eq!(state().resolve("192.0.2.1".parse().unwrap(), None), None);
+    }
+
+    #[test]
+    fn link_local_next_hops_need_the_session_interface() {
+        let ll: IpAddr = "fe80::1".parse().unwrap();
+        assert_eq!(state().resolve(ll, None), None);
+        assert_eq!(state().resolve(ll, Some(2)).unwrap().ifindex, Some(2));
+    }
+}
