@@ -125,7 +125,10 @@ pub fn generate(s: &ClosSpec) -> Result<String, OpError> {
     }
     for j in 1..=s.leafs {
         if s.hosts_per_leaf > 0 {
-            let _ = writeln!(w, "    rack{j}:\n      kind: bridge");
+            let _ = writeln!(
+                w,
+                "    rack{j}:\n      kind: bridge\n      labels:\n        rack: rack{j}"
+            );
         }
         for k in 1..=s.hosts_per_leaf {
             let addr = ip(RACK_BASE, (j - 1) * 256 + 1 + k);

@@ -324,10 +324,50 @@ fn order_and_place(nodes: &mut [GNode], edges: &[GEdge]) {
             set_pos(&tiers, &mut pos);
         }
     }
-    let widest = tiers.values().map(Vec::len).max().unwrap_or(1) as f64;
-    let center = MARGIN + (widest - 1.0) * DX / 2.0;
+    // Coordinates: the bottom tier evenly spaced; each tier above centred over its lower
+    // neighbours, keeping the order and at least DX apart.
+    let mut x: Vec<f64> = pos.iter().map(|p| p * DX).collect();
+    let mut placed = vec![false; nodes.len()];
+    for (t, list) in &tiers {
+        let wanted: Vec<f64> = list
+            .iter()
+            .map(|&i| {
+                let below: Vec<f64> = edges
+                    .iter()
+                    .filter_map(|e| {
+                        if e.a == i {
+                            Some(e.b)
+                        } else if e.b == i {
+                            Some(e.a)
+                        } else {
+                            None
+                        }
+                    })
+                    .filter(|j| placed[*j] && nodes[*j].tier < *t)
+                    .map(|j| x[j])
+                    .collect();
+                if below.is_empty() {
+                    x[i]
+                } else {
+                    below.iter().sum::<f64>() / below.len() as f64
+                }
+            })
+            .collect();
+        let mut got = wanted.clone();
+        for k in 1..got.len() {
+            got[k] = got[k].max(got[k - 1] + DX);
+        }
+        // Pushing right drifts the tier: shift it back so it sits where it wants on average.
+        let drift =
+            (got.iter().sum::<f64>() - wanted.iter().sum::<f64>()) / got.len().max(1) as f64;
+        for (k, &i) in list.iter().enumerate() {
+            x[i] = got[k] - drift;
+            placed[i] = true;
+        }
+    }
+    let min_x = x.iter().copied().fold(f64::MAX, f64::min);
     for (i, n) in nodes.iter_mut().enumerate() {
-        n.x = center + pos[i] * DX;
+        n.x = MARGIN + x[i] - min_x;
         n.y = MARGIN + (max_tier - n.tier) as f64 * DY;
     }
 }

@@ -104,6 +104,17 @@ fn label_at(ax: f64, ay: f64, bx: f64, by: f64) -> (f64, f64) {
     (ax + dx / len * d, ay + dy / len * d + 4.0)
 }
 
+/// At most `max` characters, with an ellipsis when cut (the full text is in a tooltip).
+fn short(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
 /// Renders the page.
 pub(super) fn render(g: &Graph) -> String {
     let mut svg = String::new();
@@ -167,12 +178,13 @@ pub(super) fn render(g: &Graph) -> String {
         };
         let _ = write!(
             w,
-            r#"<g class="node role-{role}" data-i="{i}" data-name="{name}" transform="translate({:.1},{:.1})">{shape}<text class="name" y="44">{name}</text><text class="sub" y="58">{sub}</text></g>"#,
+            r#"<g class="node role-{role}" data-i="{i}" data-name="{name}" transform="translate({:.1},{:.1})"><title>{name}: {full}</title>{shape}<text class="name" y="44">{name}</text><text class="sub" y="58">{sub}</text></g>"#,
             n.x,
             n.y,
             role = esc(&n.role),
             name = esc(&n.name),
-            sub = esc(&n.sub)
+            full = esc(&n.sub),
+            sub = esc(&short(&n.sub, 26))
         );
     }
     svg.push_str("</svg>");
