@@ -93,6 +93,9 @@ pub struct Global {
     /// Local API and metrics endpoints.
     #[serde(default)]
     pub api: Api,
+    /// Kernel routing table, route protocol id and metric of installed routes.
+    #[serde(default)]
+    pub fib: fib::FibConfig,
 }
 
 fn default_port() -> u16 {
@@ -570,6 +573,7 @@ impl Global {
             bestpath: Bestpath::default(),
             maximum_paths: MaximumPaths::default(),
             api: Api::default(),
+            fib: fib::FibConfig::default(),
         }
     }
 }

@@ -360,6 +360,15 @@ impl<P: Hash + Eq + Copy + Ord> Table<P> {
             .map(|(p, &id)| (p, &self.dests[id as usize]))
     }
 
+    /// Every destination with its id (tombstones included), in id order.
+    pub fn iter_ids(&self) -> impl Iterator<Item = (&P, u32, &Dest)> {
+        self.prefixes
+            .iter()
+            .zip(&self.dests)
+            .enumerate()
+            .filter_map(|(i, (p, d))| p.as_ref().map(|p| (p, i as u32, d)))
+    }
+
     /// Every destination, mutably, in id order.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&P, &mut Dest)> {
         self.prefixes

@@ -4,6 +4,7 @@
 pub mod addrs;
 mod answer;
 pub mod api;
+mod kernel;
 mod metrics;
 mod reload;
 pub mod session;
@@ -76,6 +77,8 @@ enum Control {
         oneshot::Sender<Result<String, String>>,
     ),
     Shutdown(oneshot::Sender<()>),
+    Kernel(Box<rtnetlink::packet_route::RouteNetlinkMessage>),
+    FibDone(fib::Stats),
 }
 
 /// Bytes handed to a session per round; the next round starts when they are written.
@@ -100,6 +103,7 @@ struct Actor {
     peers: HashMap<PeerId, PeerRt>,
     handle: tokio::runtime::Handle,
     to_actor: mpsc::Sender<FromSession>,
+    fib: Option<kernel::FibState>,
 }
 
 /// Runs the router until SIGINT/SIGTERM. Blocks the calling thread.
@@ -192,6 +196,12 @@ async fn run_async(cfg: RouterConfig, options: Options) -> Result<(), RouterErro
             }
         });
     }
+    // The kernel FIB.
+    let fib_start = if options.no_fib {
+        None
+    } else {
+        Some(kernel::start(cfg.router.fib, ctl_tx.clone()).await?)
+    };
     // The actor on its own thread.
     let handle = tokio::runtime::Handle::current();
     let actor_thread = std::thread::Builder::new()
@@ -204,7 +214,7 @@ async fn run_async(cfg: RouterConfig, options: Options) -> Result<(), RouterErro
                 Ok(rt) => rt,
                 Err(e) => return error!(%e, "cannot start the RIB thread"),
             };
-            let mut actor = Actor::new(cfg, options, policies, handle, session_tx);
+            let mut actor = Actor::new(cfg, options, policies, handle, session_tx, fib_start);
             rt.block_on(actor.run(session_rx, ctl_rx));
         })
         .map_err(RouterError::Runtime)?;
@@ -260,8 +270,15 @@ impl Actor {
         policies: Policies,
         handle: tokio::runtime::Handle,
         to_actor: mpsc::Sender<FromSession>,
+        fib_start: Option<kernel::FibStart>,
     ) -> Self {
-        let speaker = Speaker::new(speaker_config(&cfg));
+        let mut speaker = Speaker::new(speaker_config(&cfg));
+        let fib = fib_start.map(|start| {
+            let state = std::rc::Rc::new(std::cell::RefCell::new(start.kernel.clone()));
+            speaker.set_resolver(Box::new(kernel::KernelResolver(state.clone())));
+            speaker.enable_fib_feed();
+            kernel::FibState::new(&start, state)
+        });
         let mut a = Actor {
             cfg: cfg.clone(),
             options,
@@ -269,6 +286,7 @@ impl Actor {
             peers: HashMap::new(),
             handle,
             to_actor,
+            fib,
         };
         a.speaker
             .set_policies(crate::policy_adapter::all(&policies, cfg.router.asn));
@@ -312,9 +330,10 @@ impl Actor {
                     }
                     self.on_control(c);
                 }
-                _ = tick.tick() => {}
+                _ = tick.tick() => self.fib_tick(),
             }
             self.pump();
+            self.fib_pump();
         }
     }
 
@@ -430,6 +449,8 @@ impl Actor {
                 let _ = reply.send(self.reload(new));
             }
             Control::Shutdown(_) => {}
+            Control::Kernel(m) => self.on_kernel(&m),
+            Control::FibDone(stats) => self.fib_done(stats),
         }
     }
 

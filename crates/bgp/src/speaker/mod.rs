@@ -5,6 +5,7 @@
 //! decode, intern, insert, decide; send: export with a per-group cache, pack) allocate per
 //! UPDATE, never per prefix.
 
+mod fibfeed;
 mod receive;
 mod send;
 pub mod show;
@@ -22,6 +23,7 @@ use crate::rib::decision::DecisionOptions;
 use crate::rib::table::{Path, PeerId, LOCAL_PEER};
 use crate::rib::{DecisionContext, MultipathOptions, PeerFacts, Rib};
 
+pub use fibfeed::{FibChange, FibHop};
 pub use receive::ReceiveError;
 
 /// Speaker-wide settings.
@@ -146,6 +148,8 @@ pub struct Session {
     pub remote: SocketAddr,
     /// Our addresses on the session's interface.
     pub addrs: LocalAddrs,
+    /// Families whose End-of-RIB the peer sent (RFC 4724 §2).
+    pub eor_received: Vec<Family>,
     /// Outbound state.
     pub out: PeerOut,
 }
@@ -201,6 +205,8 @@ pub struct Speaker {
     /// Prefixes touched since the last decision run.
     dirty: Vec<Prefix>,
     networks: Vec<(Prefix, Attrs)>,
+    /// Selection changes for the kernel FIB, when it is fed.
+    fib_log: Option<std::collections::VecDeque<Change>>,
 }
 
 impl std::fmt::Debug for Speaker {
@@ -271,6 +277,7 @@ impl Speaker {
             epoch: 0,
             dirty: Vec::new(),
             networks: Vec::new(),
+            fib_log: None,
         }
     }
 
@@ -357,6 +364,19 @@ impl Speaker {
             .find(|&id| self.peer(id).is_some_and(|p| p.spec.address == addr))
     }
 
+    /// Whether every neighbor is Established and sent End-of-RIB for each of its families:
+    /// the initial table is complete.
+    pub fn all_peers_synced(&self) -> bool {
+        self.peers.iter().flatten().all(|p| {
+            p.session.as_ref().is_some_and(|s| {
+                s.negotiated
+                    .families
+                    .iter()
+                    .all(|f| s.eor_received.contains(f))
+            })
+        })
+    }
+
     /// Originates `prefix` with `attrs` (a `network` statement).
     pub fn originate(&mut self, prefix: Prefix, attrs: Attrs) {
         self.networks.retain(|(p, _)| *p != prefix);
@@ -425,6 +445,7 @@ impl Speaker {
                 local,
                 remote,
                 addrs,
+                eor_received: Vec::new(),
                 out,
             });
         }
@@ -540,6 +561,9 @@ impl Speaker {
         if let Some((seq, id)) = a.changed {
             for g in self.groups.iter_mut().flatten() {
                 g.log(Change { seq, id, prefix });
+            }
+            if let Some(f) = &mut self.fib_log {
+                f.push_back(Change { seq, id, prefix });
             }
         }
         a.old

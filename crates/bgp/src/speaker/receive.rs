@@ -270,6 +270,11 @@ impl Speaker {
 
     /// End-of-RIB from the peer (RFC 4724 §2): paths still marked stale are removed.
     fn end_of_rib(&mut self, id: PeerId, family: Family) {
+        if let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) {
+            if !s.eor_received.contains(&family) {
+                s.eor_received.push(family);
+            }
+        }
         self.sweep_stale(id, family);
     }
 
