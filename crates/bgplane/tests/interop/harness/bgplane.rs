@@ -1,0 +1,313 @@
+//! bgplane under test: its YAML configuration, the `bgplane router` process, and its state
+//! through the CLI (`bgplane show ... -o json`, `clear`, `reload`).
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::daemon::{Route, RouteSpec};
+use super::process::Proc;
+use super::{bgplane_bin, run, timeouts, wait_for, write, Lab};
+
+/// One neighbor of bgplane's configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct NeighborConf {
+    /// Its address.
+    pub(crate) address: IpAddr,
+    /// `remote-as`: a number, `internal` or `external`.
+    pub(crate) remote_as: String,
+    /// Wait for the neighbor to connect.
+    pub(crate) passive: bool,
+    /// Hold time.
+    pub(crate) hold_time: u16,
+    /// ConnectRetry time.
+    pub(crate) connect_retry: u32,
+    /// Administrative shutdown with this message.
+    pub(crate) shutdown: Option<String>,
+    /// Extra YAML keys, e.g. `families: [ipv4-unicast]`.
+    pub(crate) extra: Vec<String>,
+}
+
+impl NeighborConf {
+    /// An active neighbor with hold time 9 and ConnectRetry 1.
+    pub(crate) fn new(address: impl Into<IpAddr>, remote_as: u32) -> Self {
+        NeighborConf {
+            address: address.into(),
+            remote_as: remote_as.to_string(),
+            passive: false,
+            hold_time: 9,
+            connect_retry: 1,
+            shutdown: None,
+            extra: Vec::new(),
+        }
+    }
+}
+
+/// bgplane's configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct BgplaneConf {
+    /// Local AS.
+    pub(crate) asn: u32,
+    /// BGP identifier.
+    pub(crate) router_id: std::net::Ipv4Addr,
+    /// Addresses to listen on.
+    pub(crate) listen: Vec<IpAddr>,
+    /// Networks to originate.
+    pub(crate) networks: Vec<RouteSpec>,
+    /// Neighbors.
+    pub(crate) neighbors: Vec<NeighborConf>,
+}
+
+fn quoted(v: &[&str]) -> String {
+    let items: Vec<String> = v.iter().map(|s| format!("{s:?}")).collect();
+    format!("[{}]", items.join(", "))
+}
+
+impl BgplaneConf {
+    /// The YAML text, with the API socket `socket`.
+    pub(crate) fn yaml(&self, socket: &std::path::Path) -> String {
+        let listen: Vec<String> = self.listen.iter().map(|a| a.to_string()).collect();
+        let mut y = format!(
+            "router:\n  asn: {}\n  router-id: {}\n  listen: [{}]\n  api: {{ socket: {:?} }}\n",
+            self.asn,
+            self.router_id,
+            listen.join(", "),
+            socket.display().to_string()
+        );
+        y += "networks:\n";
+        if self.networks.is_empty() {
+            y.truncate(y.len() - 1);
+            y += " []\n";
+        }
+        for n in &self.networks {
+            let _ = writeln!(
+                y,
+                "  - prefix: {}\n    communities: {}\n    large-communities: {}",
+                n.prefix,
+                quoted(n.communities),
+                quoted(n.large)
+            );
+        }
+        y += "neighbors:\n";
+        for n in &self.neighbors {
+            let _ = writeln!(
+                y,
+                "  - address: {}\n    remote-as: {}\n    passive: {}\n    hold-time: {}\n    connect-retry: {}",
+                n.address, n.remote_as, n.passive, n.hold_time, n.connect_retry
+            );
+            if let Some(m) = &n.shutdown {
+                let _ = writeln!(y, "    shutdown: {{ message: {m:?} }}");
+            }
+            for e in &n.extra {
+                let _ = writeln!(y, "    {e}");
+            }
+        }
+        y
+    }
+}
+
+/// A running `bgplane router`; stopped on drop.
+pub(crate) struct Bgplane {
+    /// The configuration last written.
+    pub(crate) conf: BgplaneConf,
+    conf_path: PathBuf,
+    socket: PathBuf,
+    proc: Proc,
+}
+
+impl Bgplane {
+    /// Writes the configuration and starts `bgplane router --config FILE --no-fib` in
+    /// namespace `ns`; returns once its API answers. The log level is
+    /// `BGI_BGPLANE_LOG` (default `debug`).
+    pub(crate) fn start(lab: &Lab, ns: &str, name: &str, conf: BgplaneConf) -> Bgplane {
+        let conf_path = lab.path(&format!("{name}.yaml"));
+        let socket = lab.path(&format!("{name}.sock"));
+        write(&conf_path, &conf.yaml(&socket));
+        let level = std::env::var("BGI_BGPLANE_LOG").unwrap_or_else(|_| "debug".into());
+        let proc = Proc::spawn(
+            lab,
+            ns,
+            name,
+            &bgplane_bin(),
+            &[
+                "router".into(),
+                "--config".into(),
+                conf_path.display().to_string(),
+                "--no-fib".into(),
+            ],
+            &[("BGPLANE_LOG", level), ("NO_COLOR", "1".into())],
+        );
+        let mut b = Bgplane {
+            conf,
+            conf_path,
+            socket,
+            proc,
+        };
+        wait_for("bgplane's API", timeouts::START, || {
+            if !b.proc.running() {
+                panic!("bgplane router exited at start");
+            }
+            b.json(&["show", "bgp", "summary"]).map(|_| ())
+        });
+        b
+    }
+
+    /// Runs `bgplane ARGS --socket S` and returns its stdout.
+    pub(crate) fn cli(&self, args: &[&str]) -> Result<String, String> {
+        run(Command::new(bgplane_bin())
+            .args(args)
+            .arg("--socket")
+            .arg(&self.socket))
+    }
+
+    /// Runs `bgplane ARGS --socket S -o json` and parses the output.
+    pub(crate) fn json(&self, args: &[&str]) -> Result<Value, String> {
+        let out = self.cli(&[args, &["-o", "json"]].concat())?;
+        serde_json::from_str(&out).map_err(|e| format!("bgplane {args:?}: bad JSON ({e}): {out}"))
+    }
+
+    /// `show bgp neighbors ADDR`: the neighbor's JSON object.
+    pub(crate) fn neighbor(&self, addr: IpAddr) -> Result<Value, String> {
+        let v = self.json(&["show", "bgp", "neighbors", &addr.to_string()])?;
+        let n = match &v {
+            Value::Array(a) => a.first().cloned(),
+            o @ Value::Object(_) => Some(o.clone()),
+            _ => None,
+        };
+        n.ok_or_else(|| format!("no neighbor {addr} in {v}"))
+    }
+
+    /// The FSM state of a neighbor.
+    pub(crate) fn state(&self, addr: IpAddr) -> Result<String, String> {
+        let n = self.neighbor(addr)?;
+        Ok(n["state"].as_str().unwrap_or("?").to_string())
+    }
+
+    /// Whether the session with `addr` is Established.
+    pub(crate) fn established(&self, addr: IpAddr) -> Result<(), String> {
+        let n = self.neighbor(addr)?;
+        if n["state"] == "Established" && n["established"] == true {
+            Ok(())
+        } else {
+            Err(format!(
+                "state {}, last error {}",
+                n["state"], n["last_error"]
+            ))
+        }
+    }
+
+    /// Waits until the session with `addr` is Established.
+    pub(crate) fn wait_established(&self, addr: IpAddr) {
+        wait_for(
+            &format!("bgplane's session with {addr} to be Established"),
+            timeouts::SESSION,
+            || self.established(addr),
+        );
+    }
+
+    /// The `last_error` of a neighbor.
+    pub(crate) fn last_error(&self, addr: IpAddr) -> Result<Option<String>, String> {
+        Ok(self.neighbor(addr)?["last_error"]
+            .as_str()
+            .map(str::to_string))
+    }
+
+    /// A counter of the summary row of `addr` (`msg_received`, `msg_sent`, ...).
+    pub(crate) fn summary_counter(&self, addr: IpAddr, key: &str) -> Result<u64, String> {
+        let s = self.json(&["show", "bgp", "summary"])?;
+        let row = s["neighbors"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["neighbor"] == addr.to_string()))
+            .ok_or_else(|| format!("no summary row for {addr}: {s}"))?;
+        row[key]
+            .as_u64()
+            .ok_or_else(|| format!("no counter {key} in {row}"))
+    }
+
+    /// The paths of `prefix`, as JSON objects.
+    pub(crate) fn paths(&self, prefix: &str) -> Result<Vec<Value>, String> {
+        let v = self.json(&["show", "bgp", "routes", prefix])?;
+        Ok(v.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["prefix"] == prefix)
+            .flat_map(|r| r["paths"].as_array().cloned().unwrap_or_default())
+            .collect())
+    }
+
+    /// The path of `prefix` received from `from`, if any.
+    pub(crate) fn path_from(&self, prefix: &str, from: IpAddr) -> Result<Option<Value>, String> {
+        Ok(self
+            .paths(prefix)?
+            .into_iter()
+            .find(|p| p["from"] == from.to_string()))
+    }
+
+    /// The route of `prefix` received from `from`, communities normalised.
+    pub(crate) fn route_from(&self, prefix: &str, from: IpAddr) -> Result<Option<Route>, String> {
+        Ok(self.path_from(prefix, from)?.map(|p| {
+            let strings = |k: &str| -> Vec<String> {
+                p[k].as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c.as_str().map(str::to_string))
+                    .collect()
+            };
+            Route {
+                prefix: prefix.into(),
+                communities: strings("communities"),
+                large: strings("large_communities"),
+            }
+        }))
+    }
+
+    /// Checks that bgplane holds `want` from `from`, with its communities, as an
+    /// accepted, non-stale path.
+    pub(crate) fn has_route(&self, want: &RouteSpec, from: IpAddr) -> Result<(), String> {
+        let p = self
+            .path_from(want.prefix, from)?
+            .ok_or_else(|| format!("bgplane has no path for {} from {from}", want.prefix))?;
+        if p["rejected"] == true || p["stale"] == true {
+            return Err(format!("path is rejected or stale: {p}"));
+        }
+        let r = self
+            .route_from(want.prefix, from)?
+            .ok_or_else(|| "path vanished".to_string())?;
+        want.matches(&r)
+    }
+
+    /// Checks that bgplane holds no path for `prefix` from `from`.
+    pub(crate) fn lacks_route(&self, prefix: &str, from: IpAddr) -> Result<(), String> {
+        match self.path_from(prefix, from)? {
+            None => Ok(()),
+            Some(p) => Err(format!("bgplane still has {prefix} from {from}: {p}")),
+        }
+    }
+
+    /// Changes the configuration, rewrites the file and runs `bgplane reload`.
+    pub(crate) fn reconfigure(&mut self, change: impl FnOnce(&mut BgplaneConf)) {
+        change(&mut self.conf);
+        write(&self.conf_path, &self.conf.yaml(&self.socket));
+        let out = self
+            .cli(&["reload"])
+            .unwrap_or_else(|e| panic!("bgplane reload: {e}"));
+        assert!(
+            !out.to_lowercase().contains("refused"),
+            "bgplane reload refused the configuration: {out}"
+        );
+    }
+
+    /// `bgplane clear bgp ADDR --soft in`.
+    pub(crate) fn soft_in(&self, addr: IpAddr) {
+        self.cli(&["clear", "bgp", &addr.to_string(), "--soft", "in"])
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Panics if the router has exited.
+    pub(crate) fn assert_running(&mut self) {
+        self.proc.assert_running();
+    }
+}

@@ -1,0 +1,22 @@
+//! Interop tests of `bgplane router` against real BGP daemons (FRR, BIRD 2, GoBGP,
+//! OpenBGPD) and against a scripted raw peer for the protocol's edge cases.
+//!
+//! Every test builds its own network namespaces (`bgi-<pid>-<test>-<role>`) joined by veth
+//! pairs, starts the daemons inside them with configurations in a private temporary
+//! directory, drives them through their CLIs and polls their state. Nothing is configured
+//! in the host's own namespace; every process and namespace is removed when the test ends,
+//! also when it fails. The tests need root and the Debian packages `frr`, `bird2`,
+//! `gobgpd`, `openbgpd`: without them each test prints why it is skipped and passes.
+//!
+//! Environment: `BGI_JOBS=N` runs at most N labs at once (default 2); `BGI_KEEP=1` keeps
+//! every test's directory (configurations, logs); `BGI_BGPLANE_LOG` sets bgplane's log
+//! filter (default `debug`).
+
+mod harness;
+mod scenarios;
+
+mod bird;
+mod edge;
+mod frr;
+mod gobgp;
+mod openbgpd;
