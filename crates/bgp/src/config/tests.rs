@@ -36,12 +36,10 @@ fn a_complete_configuration_parses() {
     assert_eq!(c.router.asn, 65005);
     assert_eq!(c.router.maximum_paths.ebgp, 2);
     assert_eq!(c.networks.len(), 2);
-    assert_eq!(c.neighbors[0].remote_as, RemoteAsConfig::Asn(500));
-    assert_eq!(
-        c.neighbors[1].remote_as,
-        RemoteAsConfig::Kind(RemoteAsKind::Internal)
-    );
-    assert_eq!(c.neighbors[1].shutdown_message(), Some("maintenance"));
+    let n = c.neighbors();
+    assert_eq!(n[0].remote_as, RemoteAsConfig::Asn(500));
+    assert_eq!(n[1].remote_as, RemoteAsConfig::Kind(RemoteAsKind::Internal));
+    assert_eq!(n[1].shutdown_message(), Some("maintenance"));
     assert!(c.policies.contains_key("ONLY-PODS"));
 }
 
@@ -124,7 +122,7 @@ fn the_quick_form_builds_neighbors_from_address_and_asn() {
     )
     .unwrap();
     assert_eq!(c.neighbors.len(), 2);
-    assert_eq!(c.neighbors[0].remote_as, RemoteAsConfig::Asn(65001));
+    assert_eq!(c.neighbors()[0].remote_as, RemoteAsConfig::Asn(65001));
     let e = RouterConfig::quick(
         1,
         "10.0.0.1".parse().unwrap(),
@@ -136,4 +134,112 @@ fn the_quick_form_builds_neighbors_from_address_and_asn() {
     let e =
         RouterConfig::quick(1, "10.0.0.1".parse().unwrap(), vec![], &["x,1".into()]).unwrap_err();
     assert!(e.problem.contains("not an IP address"));
+}
+
+const GROUPS: &str = r#"
+router:
+  asn: 65000
+  router-id: 10.0.0.1
+  listen-ranges:
+    - { prefix: 10.9.0.0/16, peer-group: LEAVES }
+  graceful-restart: { enabled: true, restart-time: 90 }
+  redistribute: { connected: true, static: { policy: ONLY-PODS } }
+static-routes:
+  - { prefix: 10.1.0.0/16, blackhole: true }
+  - { prefix: 10.2.0.0/16, via: 10.0.0.254 }
+prefix-lists:
+  PODS: [{ prefix: 10.1.0.0/16, ge: 24, le: 24 }]
+policies:
+  ONLY-PODS:
+    - { match: { prefix-list: PODS }, action: accept }
+peer-groups:
+  LEAVES:
+    remote-as: external
+    hold-time: 9
+    password: s3cret
+    import: ONLY-PODS
+neighbors:
+  - { address: 10.0.0.2, peer-group: LEAVES }
+  - { address: 10.0.0.3, peer-group: LEAVES, hold-time: 30, remote-as: 65003 }
+  - { interface: eth1, remote-as: external, ttl-security: 1 }
+"#;
+
+#[test]
+fn a_neighbor_inherits_what_it_does_not_set_from_its_peer_group() {
+    let c = RouterConfig::parse("r.yaml", GROUPS).unwrap();
+    let n = c.neighbors();
+    assert_eq!(n.len(), 3);
+    assert_eq!(n[0].remote_as, RemoteAsConfig::Kind(RemoteAsKind::External));
+    assert_eq!(n[0].hold_time, Some(9));
+    assert_eq!(n[0].password.as_deref(), Some("s3cret"));
+    assert_eq!(n[0].import.as_deref(), Some("ONLY-PODS"));
+    assert_eq!(n[1].hold_time, Some(30));
+    assert_eq!(n[1].remote_as, RemoteAsConfig::Asn(65003));
+    assert_eq!(n[2].key(), "eth1");
+    assert_eq!(n[2].ttl_security, Some(1));
+}
+
+#[test]
+fn a_dynamic_neighbor_comes_from_a_listen_range_with_its_group_settings() {
+    let c = RouterConfig::parse("r.yaml", GROUPS).unwrap();
+    let d = c.dynamic_neighbor("10.9.3.4".parse().unwrap()).unwrap();
+    assert!(d.passive);
+    assert_eq!(d.peer_group.as_deref(), Some("LEAVES"));
+    assert_eq!(d.hold_time, Some(9));
+    assert!(c.dynamic_neighbor("10.8.0.1".parse().unwrap()).is_none());
+}
+
+#[test]
+fn origination_settings_parse() {
+    let c = RouterConfig::parse("r.yaml", GROUPS).unwrap();
+    assert_eq!(c.static_routes.len(), 2);
+    assert!(c.static_routes[0].blackhole);
+    assert!(c.router.graceful_restart.enabled);
+    assert_eq!(c.router.graceful_restart.restart_time, 90);
+    assert_eq!(
+        RedistributeSource::enabled(&c.router.redistribute.r#static),
+        Some(Some("ONLY-PODS"))
+    );
+    assert_eq!(
+        RedistributeSource::enabled(&c.router.redistribute.connected),
+        Some(None)
+    );
+}
+
+#[test]
+fn peer_group_and_origination_mistakes_name_the_key() {
+    let base = "router: { asn: 65000, router-id: 10.0.0.1 }\n";
+    let cases = [
+        (
+            format!("{base}neighbors:\n  - {{ address: 10.0.0.2, peer-group: NOPE }}\n"),
+            "neighbors[0].peer-group",
+        ),
+        (
+            format!("{base}peer-groups:\n  G: {{ hold-time: 9 }}\nneighbors:\n  - {{ address: 10.0.0.2, peer-group: G }}\n"),
+            "neighbors[0].remote-as",
+        ),
+        (
+            format!("{base}peer-groups:\n  G: {{ address: 10.0.0.9, remote-as: 1 }}\n"),
+            "peer-groups.G.address",
+        ),
+        (
+            format!("{base}neighbors:\n  - {{ address: 10.0.0.2, interface: eth0, remote-as: 1 }}\n"),
+            "neighbors[0].interface",
+        ),
+        (
+            format!("{base}neighbors:\n  - {{ address: 10.0.0.2, remote-as: 1, ebgp-multihop: 2, ttl-security: 1 }}\n"),
+            "neighbors[0].ttl-security",
+        ),
+        (
+            format!("{base}neighbors:\n  - {{ address: 10.0.0.2, remote-as: 65000, route-reflector-client: false, password: \"\" }}\n"),
+            "neighbors[0].password",
+        ),
+        (
+            "router: { asn: 65000, router-id: 10.0.0.1, listen-ranges: [{ prefix: 10.9.0.0/16, peer-group: X }] }\n".to_string(),
+            "router.listen-ranges[0].peer-group",
+        ),
+    ];
+    for (text, key) in cases {
+        assert_eq!(err(&text).key, key, "{text}");
+    }
 }

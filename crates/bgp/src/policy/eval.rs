@@ -189,9 +189,11 @@ impl Policy {
                 TermAction::Next => term.actions.apply(route, &mut st),
                 TermAction::Accept => {
                     term.actions.apply(route, &mut st);
+                    // Modifications that cancel out (set then remove) are no modification.
+                    let attrs = st.modified.filter(|m| m != route.attrs);
                     return Outcome {
                         accept: true,
-                        attrs: st.modified,
+                        attrs,
                         next_hop: st.next_hop,
                     };
                 }

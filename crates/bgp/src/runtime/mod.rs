@@ -20,9 +20,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
-use crate::config::{
-    MaxPrefixAction, Neighbor, Network, RemoteAsConfig, RemoteAsKind, RouterConfig,
-};
+use crate::config::{MaxPrefixAction, Neighbor, Network, RemoteAsConfig, RouterConfig};
 use crate::fsm::State;
 use crate::negotiate::{RemoteAs, SessionParams};
 use crate::policy::Policies;
@@ -294,7 +292,7 @@ impl Actor {
             let (p, attrs) = network_route(n);
             a.speaker.originate(p, attrs);
         }
-        for n in cfg.neighbors.clone() {
+        for n in cfg.neighbors() {
             a.add_neighbor(n);
         }
         a
@@ -483,6 +481,14 @@ impl Actor {
         id
     }
 
+    /// The peer id of a configured neighbor (by address or interface).
+    fn peer_id(&self, n: &Neighbor) -> Option<PeerId> {
+        self.peers
+            .iter()
+            .find(|(_, p)| p.cfg.key() == n.key())
+            .map(|(id, _)| *id)
+    }
+
     fn remove_neighbor(&mut self, id: PeerId, n: Notification) {
         if let Some(p) = self.peers.remove(&id) {
             let _ = p.tx.try_send(ToSession::Stop(Some(n)));
@@ -519,11 +525,7 @@ fn remote_as(r: RemoteAsConfig) -> RemoteAs {
 }
 
 fn is_external(cfg: &RouterConfig, n: &Neighbor) -> bool {
-    match n.remote_as {
-        RemoteAsConfig::Asn(a) => a != n.local_as.unwrap_or(cfg.router.asn),
-        RemoteAsConfig::Kind(RemoteAsKind::External) => true,
-        RemoteAsConfig::Kind(RemoteAsKind::Internal) => false,
-    }
+    n.is_external(cfg.router.asn)
 }
 
 fn peer_spec(cfg: &RouterConfig, n: &Neighbor) -> PeerSpec {

@@ -23,6 +23,9 @@ fn session_affecting(a: &Neighbor, b: &Neighbor) -> bool {
         || a.keepalive != b.keepalive
         || a.connect_retry != b.connect_retry
         || a.families != b.families
+        || a.password != b.password
+        || a.ttl_security != b.ttl_security
+        || a.interface != b.interface
 }
 
 impl Actor {
@@ -82,59 +85,57 @@ impl Actor {
             self.speaker.originate(*p, a.clone());
             notes.push(format!("network {p} originated"));
         }
-        // Neighbors.
-        let by_addr = |cfg: &RouterConfig, n: &Neighbor| {
-            cfg.neighbors
-                .iter()
-                .find(|x| x.address == n.address)
-                .cloned()
-        };
-        for o in &old.neighbors {
-            if by_addr(&new, o).is_none() {
-                if let Some(id) = self.speaker.peer_by_address(o.address) {
-                    self.remove_neighbor(
-                        id,
-                        Notification::new(codes::CEASE, cease::PEER_DECONFIGURED, vec![]),
-                    );
-                    notes.push(format!("neighbor {} removed", o.address));
+        // Neighbors, matched by address or interface.
+        let (old_n, new_n) = (old.neighbors(), new.neighbors());
+        let find =
+            |list: &[Neighbor], n: &Neighbor| list.iter().find(|x| x.key() == n.key()).cloned();
+        for o in &old_n {
+            if find(&new_n, o).is_none() {
+                if let Some(id) = self.peer_id(o) {
+                    let cease = Notification::new(codes::CEASE, cease::PEER_DECONFIGURED, vec![]);
+                    self.remove_neighbor(id, cease);
+                    notes.push(format!("neighbor {} removed", o.key()));
                 }
             }
         }
-        for n in &new.neighbors {
-            let Some(o) = by_addr(&old, n) else {
+        for n in &new_n {
+            let Some(o) = find(&old_n, n) else {
                 self.add_neighbor(n.clone());
-                notes.push(format!("neighbor {} added", n.address));
+                notes.push(format!("neighbor {} added", n.key()));
                 continue;
             };
-            let Some(id) = self.speaker.peer_by_address(n.address) else {
-                continue;
-            };
+            let Some(id) = self.peer_id(n) else { continue };
             if session_affecting(&o, n) {
-                self.remove_neighbor(
-                    id,
-                    Notification::new(codes::CEASE, cease::OTHER_CONFIG_CHANGE, vec![]),
-                );
+                let cease = Notification::new(codes::CEASE, cease::OTHER_CONFIG_CHANGE, vec![]);
+                self.remove_neighbor(id, cease);
                 self.add_neighbor(n.clone());
                 notes.push(format!(
                     "neighbor {}: session reset for the new settings",
-                    n.address
+                    n.key()
                 ));
                 continue;
             }
-            self.speaker.update_peer(id, peer_spec(&new, n));
+            let mut spec = peer_spec(&new, n);
+            if let Some(p) = self.speaker.peer(id) {
+                spec.address = p.spec.address; // keep a discovered unnumbered address
+            }
+            self.speaker.update_peer(id, spec);
             if let Some(rt) = self.peers.get_mut(&id) {
                 rt.cfg = n.clone();
             }
             self.apply_shutdown_change(id, &o, n, &mut notes);
-            let export = o.export != n.export || o.next_hop_self != n.next_hop_self;
+            let export = o.export != n.export
+                || o.next_hop_self != n.next_hop_self
+                || o.route_reflector_client != n.route_reflector_client
+                || o.default_originate != n.default_originate;
             let import = o.import != n.import || o.allowas_in != n.allowas_in;
             if export || (policies_changed && n.export.is_some()) {
                 self.speaker.resend(id, None);
-                notes.push(format!("neighbor {}: routes re-sent", n.address));
+                notes.push(format!("neighbor {}: routes re-sent", n.key()));
             }
             if import || (policies_changed && n.import.is_some()) {
                 self.refresh_in(id);
-                notes.push(format!("neighbor {}: route refresh requested", n.address));
+                notes.push(format!("neighbor {}: route refresh requested", n.key()));
             }
         }
         if notes.is_empty() {
@@ -161,11 +162,11 @@ impl Actor {
                     Notification::shutdown(cease::ADMIN_SHUTDOWN, msg)
                 };
                 let _ = rt.tx.try_send(ToSession::Stop(Some(note)));
-                notes.push(format!("neighbor {}: shut down", n.address));
+                notes.push(format!("neighbor {}: shut down", n.key()));
             }
             (Some(_), None) => {
                 let _ = rt.tx.try_send(ToSession::Start);
-                notes.push(format!("neighbor {}: started", n.address));
+                notes.push(format!("neighbor {}: started", n.key()));
             }
             _ => {}
         }

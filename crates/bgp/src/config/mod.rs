@@ -10,6 +10,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::negotiate::RemoteAs;
 
+mod neighbor;
+mod origination;
+
+pub use neighbor::{Neighbor, NeighborConfig};
+pub use origination::{
+    GracefulRestartConfig, ListenRange, Redistribute, RedistributeSource, StaticRoute,
+};
+
 /// A configuration problem, naming the key it concerns.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{source_name}: {key}: {problem}")]
@@ -31,9 +39,16 @@ pub struct RouterConfig {
     /// Prefixes originated with `network` semantics (announced as configured).
     #[serde(default)]
     pub networks: Vec<Network>,
-    /// Neighbors.
+    /// Neighbors (settings left out are inherited from their peer group, then defaulted).
     #[serde(default)]
-    pub neighbors: Vec<Neighbor>,
+    pub neighbors: Vec<NeighborConfig>,
+    /// Peer groups: settings shared by neighbors that name them (`peer-group: NAME`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub peer_groups: BTreeMap<String, NeighborConfig>,
+    /// Routes this router originates from configuration: blackholes and routes to
+    /// gateways, installed in the kernel and announced with `redistribute: static`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_routes: Vec<StaticRoute>,
     /// Prefix lists (see [`crate::policy::PolicyConfig`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub prefix_lists: BTreeMap<String, Vec<crate::policy::PrefixListEntry>>,
@@ -96,6 +111,26 @@ pub struct Global {
     /// Kernel routing table, route protocol id and metric of installed routes.
     #[serde(default)]
     pub fib: fib::FibConfig,
+    /// Cluster id for route reflection (RFC 4456); the router id if unset.
+    #[serde(default)]
+    pub cluster_id: Option<Ipv4Addr>,
+    /// Reflect routes between route-reflector clients (RFC 4456 §5).
+    #[serde(default = "yes")]
+    pub client_to_client_reflection: bool,
+    /// Announce connected subnets and static routes (`redistribute connected|static`).
+    #[serde(default)]
+    pub redistribute: Redistribute,
+    /// Accept BGP connections from any address of these ranges, as neighbors of a peer
+    /// group (dynamic neighbors, FRR's `bgp listen range`).
+    #[serde(default)]
+    pub listen_ranges: Vec<ListenRange>,
+    /// Graceful restart (RFC 4724).
+    #[serde(default)]
+    pub graceful_restart: GracefulRestartConfig,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_port() -> u16 {
@@ -297,83 +332,6 @@ pub enum Shutdown {
     },
 }
 
-/// A neighbor.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Neighbor {
-    /// The peer's address.
-    pub address: IpAddr,
-    /// The peer's AS.
-    pub remote_as: RemoteAsConfig,
-    /// Free text.
-    #[serde(default)]
-    pub description: Option<String>,
-    /// AS presented to this peer instead of the router's.
-    #[serde(default)]
-    pub local_as: Option<u32>,
-    /// Source address of the TCP connection.
-    #[serde(default)]
-    pub local_address: Option<IpAddr>,
-    /// The peer's TCP port.
-    #[serde(default = "default_port")]
-    pub port: u16,
-    /// Only accept connections from the peer.
-    #[serde(default)]
-    pub passive: bool,
-    /// TTL of eBGP packets (1 without multihop).
-    #[serde(default)]
-    pub ebgp_multihop: Option<u8>,
-    /// Hold time for this peer.
-    #[serde(default)]
-    pub hold_time: Option<u16>,
-    /// Keepalive for this peer.
-    #[serde(default)]
-    pub keepalive: Option<u16>,
-    /// ConnectRetry time for this peer.
-    #[serde(default)]
-    pub connect_retry: Option<u32>,
-    /// Families to negotiate (default: IPv4 and IPv6 unicast).
-    #[serde(default)]
-    pub families: Option<Vec<FamilyName>>,
-    /// Set the next hop to our address towards iBGP peers.
-    #[serde(default)]
-    pub next_hop_self: bool,
-    /// Import policy name.
-    #[serde(default)]
-    pub import: Option<String>,
-    /// Export policy name.
-    #[serde(default)]
-    pub export: Option<String>,
-    /// Prefix limit.
-    #[serde(default)]
-    pub max_prefix: Option<MaxPrefix>,
-    /// Accept paths containing our AS up to this many times.
-    #[serde(default)]
-    pub allowas_in: u8,
-    /// Administratively down.
-    #[serde(default)]
-    pub shutdown: Option<Shutdown>,
-}
-
-impl Neighbor {
-    /// The families this neighbor negotiates.
-    pub fn families(&self) -> Vec<Family> {
-        match &self.families {
-            Some(v) => v.iter().map(|f| Family::from(*f)).collect(),
-            None => vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
-        }
-    }
-
-    /// Whether the neighbor is administratively down, and the message if any.
-    pub fn shutdown_message(&self) -> Option<&str> {
-        match &self.shutdown {
-            Some(Shutdown::Flag(true)) => Some(""),
-            Some(Shutdown::Message { message }) => Some(message),
-            _ => None,
-        }
-    }
-}
-
 impl RouterConfig {
     /// The policy section as the policy compiler takes it.
     pub fn policy_config(&self) -> crate::policy::PolicyConfig {
@@ -450,56 +408,8 @@ impl RouterConfig {
         }
         let policies = crate::policy::Policies::compile(&self.policy_config())
             .map_err(|e| (e.key().to_string(), e.problem()))?;
-        let mut seen = BTreeMap::new();
-        for (i, n) in self.neighbors.iter().enumerate() {
-            let k = |f: &str| format!("neighbors[{i}].{f}");
-            if let Some(prev) = seen.insert(n.address, i) {
-                return Err((
-                    k("address"),
-                    format!("{} is already neighbors[{prev}]", n.address),
-                ));
-            }
-            if let RemoteAsConfig::Asn(0) = n.remote_as {
-                return Err((k("remote-as"), "AS 0 cannot be used (RFC 7607)".into()));
-            }
-            if let Some(h) = n.hold_time {
-                if h == 1 || h == 2 {
-                    return Err((k("hold-time"), "must be 0 or at least 3 seconds".into()));
-                }
-            }
-            if n.families.as_ref().is_some_and(|f| f.is_empty()) {
-                return Err((k("families"), "at least one family is needed".into()));
-            }
-            if let Some(la) = n.local_address {
-                if la.is_ipv4() != n.address.is_ipv4() {
-                    return Err((
-                        k("local-address"),
-                        format!("{la} is not of the family of {}", n.address),
-                    ));
-                }
-            }
-            if n.ebgp_multihop == Some(0) {
-                return Err((k("ebgp-multihop"), "TTL must be at least 1".into()));
-            }
-            for (key, name) in [("import", &n.import), ("export", &n.export)] {
-                if let Some(name) = name {
-                    if policies.get(name).is_none() {
-                        return Err((k(key), format!("unknown policy {name:?}")));
-                    }
-                }
-            }
-            let external = match n.remote_as {
-                RemoteAsConfig::Asn(a) => a != n.local_as.unwrap_or(g.asn),
-                RemoteAsConfig::Kind(RemoteAsKind::External) => true,
-                RemoteAsConfig::Kind(RemoteAsKind::Internal) => false,
-            };
-            if g.ebgp_requires_policy && external && (n.import.is_none() || n.export.is_none()) {
-                return Err((
-                    k("import"),
-                    "eBGP neighbor needs an import and an export policy (router.ebgp-requires-policy, RFC 8212)".into(),
-                ));
-            }
-        }
+        self.validate_origination()?;
+        self.validate_neighbors(&policies)?;
         Ok(())
     }
 
@@ -535,12 +445,14 @@ impl RouterConfig {
                         .map_err(|_| bad(format!("{n:?} is not an AS number")))?,
                 ),
             };
-            out.push(Neighbor::new(address, remote_as));
+            out.push(NeighborConfig::new(address, remote_as));
         }
         let cfg = RouterConfig {
             router: Global::new(asn, router_id, listen),
             networks: Vec::new(),
             neighbors: out,
+            peer_groups: BTreeMap::new(),
+            static_routes: Vec::new(),
             prefix_lists: BTreeMap::new(),
             as_path_lists: BTreeMap::new(),
             community_lists: BTreeMap::new(),
@@ -574,32 +486,11 @@ impl Global {
             maximum_paths: MaximumPaths::default(),
             api: Api::default(),
             fib: fib::FibConfig::default(),
-        }
-    }
-}
-
-impl Neighbor {
-    /// A neighbor with defaults.
-    pub fn new(address: IpAddr, remote_as: RemoteAsConfig) -> Self {
-        Neighbor {
-            address,
-            remote_as,
-            description: None,
-            local_as: None,
-            local_address: None,
-            port: default_port(),
-            passive: false,
-            ebgp_multihop: None,
-            hold_time: None,
-            keepalive: None,
-            connect_retry: None,
-            families: None,
-            next_hop_self: false,
-            import: None,
-            export: None,
-            max_prefix: None,
-            allowas_in: 0,
-            shutdown: None,
+            cluster_id: None,
+            client_to_client_reflection: true,
+            redistribute: Redistribute::default(),
+            listen_ranges: Vec::new(),
+            graceful_restart: GracefulRestartConfig::default(),
         }
     }
 }
