@@ -16,6 +16,9 @@ use crate::peer::{self, Control, Dial, Event, PeerConfig, PeerError, Role};
 use crate::process::{Daemon, PeakRss, ProcessError};
 use crate::stream::Stream;
 
+/// How often a long run logs how far the monitor got.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
 /// How long the peers may take to connect and establish their sessions.
 const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -349,6 +352,7 @@ fn wait(
     let (mut t0, mut sent): (Option<Instant>, Option<Instant>) = (None, None);
     let mut cpu0: Option<f64> = None;
     let mut inj_cpu = 0.0;
+    let mut next_progress = PROGRESS_EVERY;
     loop {
         if interrupted.load(Ordering::SeqCst) {
             return Err(RunError::Interrupted { who: who.into() });
@@ -370,6 +374,14 @@ fn wait(
             }
         }
         if let Some(t) = t0 {
+            if t.elapsed() >= next_progress {
+                next_progress += PROGRESS_EVERY;
+                tracing::info!(
+                    "{who}: {:.0} s, the monitor holds {} of {total} prefixes",
+                    t.elapsed().as_secs_f64(),
+                    ctl.held.load(Ordering::Relaxed)
+                );
+            }
             if t.elapsed() > params.timeout {
                 return Err(RunError::Timeout {
                     who: who.into(),

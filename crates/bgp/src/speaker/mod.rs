@@ -586,13 +586,16 @@ impl Speaker {
         for p in &dirty {
             if self.rib.decide(*p, &ctx) {
                 if let Some((id, d)) = self.rib.dest_with_id(p) {
-                    let seq = d.stamp;
+                    let change = Change {
+                        seq: d.stamp,
+                        id,
+                        prefix: *p,
+                    };
                     for g in self.groups.iter_mut().flatten() {
-                        g.log(Change {
-                            seq,
-                            id,
-                            prefix: *p,
-                        });
+                        g.log(change);
+                    }
+                    if let Some(f) = &mut self.fib_log {
+                        f.push_back(change);
                     }
                 }
             }

@@ -343,3 +343,19 @@ fn a_route_refresh_resends_the_table_between_borr_and_eorr() {
     }
     assert_eq!(kinds, vec!["rr1", "update1", "rr2"]);
 }
+
+#[test]
+fn the_fib_feed_installs_received_routes_and_removes_them_when_the_session_drops() {
+    let (mut s, a, _) = setup();
+    s.enable_fib_feed();
+    s.receive(a, &announce(&[65001], [192, 0, 2, 1], &["10.1.0.0/24"], None))
+        .unwrap();
+    let got = s.drain_fib(100);
+    assert_eq!(got.len(), 1);
+    assert!(matches!(&got[0], FibChange::Install(p, hops)
+        if p.to_string() == "10.1.0.0/24" && hops.len() == 1));
+    s.peer_down(a);
+    let got = s.drain_fib(100);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(matches!(&got[0], FibChange::Remove(p) if p.to_string() == "10.1.0.0/24"));
+}

@@ -1,70 +1,23 @@
-//! Edge cases against a scripted peer ([`RawPeer`]): connection collision (RFC 4271
-//! §6.8), hold timer expiry (§6.5), malformed attributes (RFC 7606) and unknown optional
-//! transitive attributes (RFC 4271 §5, §9.1.2.2).
+//! Session edge cases against a scripted peer ([`RawPeer`]): connection collisions
+//! (RFC 4271 §6.8), hold timer expiry (§6.5), route refresh with and without the
+//! enhanced route refresh capability (RFC 2918, RFC 7313).
 //!
 //! bgplane runs in namespace `a` (AS 65000, id 10.0.0.1, 10.90.0.1), the scripted peer in
-//! `b` (AS 65001, 10.90.0.2) and, for the transitive attribute, a second one in `c`
-//! (AS 65002, 10.91.0.2).
+//! `b` (AS 65001, 10.90.0.2).
 
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crate::harness::bgplane::{Bgplane, BgplaneConf, NeighborConf};
+use bgp_wire::Capability;
+
+use crate::harness::bgplane::Bgplane;
+use crate::harness::daemon::routes;
 use crate::harness::peer::{self, ty, wire, RawPeer, RecvError};
-use crate::harness::{holds_for, timeouts, wait_for, Lab, Link};
-
-const BGPLANE_ID: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const PEER_AS: u32 = 65001;
-
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
-/// bgplane with one neighbor per link, each `passive` as given, hold time `hold`.
-fn bgplane(lab: &Lab, ns: &str, links: &[(&Link, u32)], passive: bool, hold: u16) -> Bgplane {
-    let neighbors = links
-        .iter()
-        .map(|(l, asn)| {
-            let mut n = NeighborConf::new(l.b4, *asn);
-            n.passive = passive;
-            n.hold_time = hold;
-            n
-        })
-        .collect();
-    let conf = BgplaneConf {
-        asn: 65000,
-        router_id: BGPLANE_ID,
-        listen: links.iter().map(|(l, _)| IpAddr::V4(l.a4)).collect(),
-        networks: vec![],
-        neighbors,
-    };
-    Bgplane::start(lab, ns, "bgplane", conf)
-}
-
-/// A scripted peer connected from `link`'s side b to bgplane and Established, sending
-/// KEEPALIVEs every second.
-fn established_peer(link: &Link, asn: u32, label: &str) -> RawPeer {
-    let to = SocketAddr::new(IpAddr::V4(link.a4), 179);
-    let mut p = RawPeer::new(peer::connect(&link.b_ns, to, secs(15)), label);
-    let open = p.establish(asn, 9, link.b4);
-    assert_eq!(open.asn(), 65000, "bgplane's AS in its OPEN");
-    p.keepalives(secs(1));
-    p
-}
-
-/// A valid IPv4 UPDATE from the peer on `link`.
-fn valid_update(link: &Link, prefix: &str) -> Vec<u8> {
-    wire::update(
-        &[],
-        &[
-            wire::origin(0),
-            wire::as_path(&[PEER_AS]),
-            wire::next_hop(link.b4),
-        ],
-        &wire::nlri4(prefix),
-    )
-}
+use crate::harness::scripted::{
+    bgplane, bgplane_with, established_peer, established_peer_with, secs, BGPLANE_ID, PEER_AS,
+};
+use crate::harness::{timeouts, Lab};
 
 /// What became of one connection of the collision.
 #[derive(Debug, Default)]
@@ -251,163 +204,135 @@ fn hold_timer_expiry_sends_notification_4_0_after_the_hold_time() {
 }
 
 #[test]
-fn malformed_origin_is_treated_as_withdraw_and_the_session_stays_up() {
-    let Some(lab) = Lab::new("origin", &[]) else {
+fn a_second_connection_while_established_is_closed_and_the_session_stays() {
+    let Some(lab) = Lab::new("col-e", &[]) else {
         return;
     };
     let (a, b) = (lab.netns("a"), lab.netns("b"));
     let link = lab.link(&a, &b);
     let bg = bgplane(&lab, &a, &[(&link, PEER_AS)], true, 9);
-    let mut p = established_peer(&link, PEER_AS, "peer");
-    let from = IpAddr::V4(link.b4);
-    bg.wait_established(from);
+    let mut first = established_peer(&link, PEER_AS, "the established connection");
+    let addr = IpAddr::V4(link.b4);
+    bg.wait_established(addr);
 
-    p.send(&valid_update(&link, "10.5.1.0/24"));
-    wait_for("bgplane to accept 10.5.1.0/24", timeouts::ROUTES, || {
-        bg.path_from("10.5.1.0/24", from)?
-            .map(|_| ())
-            .ok_or_else(|| "no path".into())
-    });
-    // The same prefix with ORIGIN 5 (only 0..=2 exist): RFC 7606 §7.1, treat-as-withdraw.
-    p.send(&wire::update(
-        &[],
-        &[
-            wire::origin(5),
-            wire::as_path(&[PEER_AS]),
-            wire::next_hop(link.b4),
-        ],
-        &wire::nlri4("10.5.1.0/24"),
-    ));
-    wait_for(
-        "bgplane to withdraw 10.5.1.0/24 after the malformed ORIGIN",
-        timeouts::ROUTES,
-        || bg.lacks_route("10.5.1.0/24", from),
-    );
-    p.stays_up(secs(1))
-        .unwrap_or_else(|e| panic!("the session must stay up (treat-as-withdraw): {e}"));
-    bg.established(from).expect("session still Established");
-    let n = bg.neighbor(from).expect("neighbor");
+    // RFC 4271 §6.8: a collision with an Established connection closes the new one.
+    let to = SocketAddr::new(IpAddr::V4(link.a4), 179);
+    let mut second = RawPeer::new(peer::connect(&b, to, secs(10)), "the second connection");
+    second.send(&peer::open(PEER_AS, 9, link.b4));
+    let mut notification = None;
+    loop {
+        match second.recv(secs(10)) {
+            Ok(m) => {
+                if let Some(n) = m.notification() {
+                    notification = Some((n.code, n.subcode));
+                }
+            }
+            Err(RecvError::Closed) => break,
+            Err(e) => panic!("the second connection was not closed: {e:?}"),
+        }
+    }
     assert!(
-        n["counters"]["malformed_updates"].as_u64() >= Some(1),
-        "the malformed UPDATE is counted: {}",
-        n["counters"]
+        matches!(notification, None | Some((6, _))),
+        "the second connection may only get a Cease: {notification:?}"
     );
-    // The session still works.
-    p.send(&valid_update(&link, "10.5.2.0/24"));
-    wait_for("bgplane to accept 10.5.2.0/24", timeouts::ROUTES, || {
-        bg.path_from("10.5.2.0/24", from)?
-            .map(|_| ())
-            .ok_or_else(|| "no path".into())
-    });
+    first
+        .stays_up(secs(2))
+        .unwrap_or_else(|e| panic!("the established session must stay: {e}"));
+    let n = bg.neighbor(addr).expect("neighbor");
+    assert_eq!(n["state"], "Established", "{n}");
+    assert_eq!(n["counters"]["established"], 1, "{n}");
 }
 
-#[test]
-fn bad_mp_reach_next_hop_length_resets_the_session_with_notification_3_9() {
-    let Some(lab) = Lab::new("mpnh", &[]) else {
-        return;
-    };
+/// A scripted peer facing bgplane, which originates 10.2.1.0/24. Fields drop in order:
+/// the peer's connection, bgplane, the lab.
+struct Refresh {
+    peer: RawPeer,
+    _bgplane: Bgplane,
+    _lab: Lab,
+}
+
+/// bgplane originating 10.2.1.0/24 to a scripted peer with or without the enhanced route
+/// refresh capability; the peer has read the initial UPDATE with that prefix.
+fn refresh_setup(test: &str, enhanced: bool) -> Option<Refresh> {
+    let lab = Lab::new(test, &[])?;
     let (a, b) = (lab.netns("a"), lab.netns("b"));
     let link = lab.link(&a, &b);
-    let bg = bgplane(&lab, &a, &[(&link, PEER_AS)], true, 9);
-    let mut p = established_peer(&link, PEER_AS, "peer");
-    let from = IpAddr::V4(link.b4);
-    bg.wait_established(from);
-    // IPv6 unicast with a 5-octet next hop (16 or 32 expected): the NLRI that follows
-    // cannot be located, so RFC 7606 §7.11 demands a session reset (or AFI/SAFI disable).
-    p.send(&wire::update(
-        &[],
-        &[
-            wire::origin(0),
-            wire::as_path(&[PEER_AS]),
-            wire::mp_reach_v6(&[0xfd, 0x90, 0, 0, 2], &wire::nlri6("fd05:1::/48")),
-        ],
-        &[],
-    ));
-    let n = p.recv_notification(secs(5));
-    assert_eq!(
-        (n.code, n.subcode),
-        (3, 9),
-        "UPDATE Message Error / Optional Attribute Error expected, got {n:?}"
-    );
-    assert_eq!(
-        p.recv(secs(3)).err(),
-        Some(RecvError::Closed),
-        "connection closed"
-    );
-    wait_for(
-        "bgplane to record the reset",
-        timeouts::ROUTES,
-        || match bg.last_error(from)? {
-            Some(e) if e.contains("sent") && e.contains("3/9") => Ok(()),
-            other => Err(format!("last_error {other:?}")),
-        },
-    );
-    assert!(bg.lacks_route("fd05:1::/48", from).is_ok());
+    let bg = bgplane_with(&lab, &a, &[(&link, PEER_AS)], true, 9, vec![routes::B4]);
+    let mut caps = peer::capabilities(PEER_AS);
+    if enhanced {
+        caps.push(Capability::EnhancedRouteRefresh);
+    }
+    let mut p = established_peer_with(&link, PEER_AS, "peer", caps);
+    bg.wait_established(IpAddr::V4(link.b4));
+    p.recv_until("bgplane's network", timeouts::ROUTES, has_b4);
+    Some(Refresh {
+        peer: p,
+        _bgplane: bg,
+        _lab: lab,
+    })
+}
+
+fn has_b4(m: &peer::Msg) -> bool {
+    m.ty == ty::UPDATE
+        && wire::parse_update(&m.bytes)
+            .nlri
+            .iter()
+            .any(|p| p == routes::B4.prefix)
+}
+
+/// The subtype of an IPv4 unicast ROUTE-REFRESH (RFC 7313: 0 request, 1 BoRR, 2 EoRR).
+fn refresh_subtype(m: &peer::Msg) -> Option<u8> {
+    (m.ty == ty::ROUTE_REFRESH && m.bytes.len() == 23 && m.bytes[19..21] == [0, 1])
+        .then(|| m.bytes[21])
 }
 
 #[test]
-fn unknown_optional_transitive_attribute_is_passed_on_with_the_partial_bit() {
-    let Some(lab) = Lab::new("trans", &[]) else {
+fn route_refresh_without_the_enhanced_capability_resends_routes_without_borr() {
+    let Some(mut r) = refresh_setup("rr-plain", false) else {
         return;
     };
-    let (a, b, c) = (lab.netns("a"), lab.netns("b"), lab.netns("c"));
-    let (lb, lc) = (lab.link(&a, &b), lab.link(&a, &c));
-    let bg = bgplane(&lab, &a, &[(&lb, PEER_AS), (&lc, 65002)], true, 9);
-    let sender = established_peer(&lb, PEER_AS, "sender");
-    let mut receiver = established_peer(&lc, 65002, "receiver");
-    bg.wait_established(IpAddr::V4(lb.b4));
-    bg.wait_established(IpAddr::V4(lc.b4));
-
-    let transitive = wire::attr(
-        wire::flags::OPTIONAL | wire::flags::TRANSITIVE,
-        0xee,
-        &[1, 2, 3, 4, 5],
-    );
-    let non_transitive = wire::attr(wire::flags::OPTIONAL, 0xef, &[9, 9]);
-    sender.send(&wire::update(
-        &[],
-        &[
-            wire::origin(0),
-            wire::as_path(&[PEER_AS]),
-            wire::next_hop(lb.b4),
-            transitive,
-            non_transitive,
-        ],
-        &wire::nlri4("10.5.3.0/24"),
-    ));
-    let m = receiver.recv_until("the UPDATE for 10.5.3.0/24", timeouts::ROUTES, |m| {
-        m.ty == ty::UPDATE
-            && wire::parse_update(&m.bytes)
-                .1
-                .iter()
-                .any(|p| p == "10.5.3.0/24")
-    });
-    let (attrs, _) = wire::parse_update(&m.bytes);
-    let unknown = attrs
-        .iter()
-        .find(|a| a.code == 0xee)
-        .unwrap_or_else(|| panic!("the optional transitive attribute 238 was dropped: {attrs:?}"));
-    let want = wire::flags::OPTIONAL | wire::flags::TRANSITIVE | wire::flags::PARTIAL;
-    assert_eq!(
-        unknown.flags & want,
-        want,
-        "attribute 238 must keep Optional+Transitive and get Partial (RFC 4271 §9.1.2.2 / \
-         §5): flags {:#04x}",
-        unknown.flags
-    );
-    assert_eq!(unknown.value, [1, 2, 3, 4, 5], "value passed on unchanged");
+    r.peer.send(&wire::route_refresh(1, 0, 1));
+    let mut seen = Vec::new();
+    r.peer
+        .recv_until("bgplane's network again", timeouts::ROUTES, |m| {
+            seen.push(m.ty);
+            has_b4(m)
+        });
+    // Anything else for a second: no ROUTE-REFRESH at all (BoRR/EoRR need the enhanced
+    // route refresh capability on both sides, RFC 7313 §4).
+    let deadline = Instant::now() + secs(1);
+    while let Ok(m) = r
+        .peer
+        .recv(deadline.saturating_duration_since(Instant::now()))
+    {
+        seen.push(m.ty);
+    }
     assert!(
-        attrs.iter().all(|a| a.code != 0xef),
-        "the optional non-transitive attribute 239 must not be passed on: {attrs:?}"
+        !seen.contains(&ty::ROUTE_REFRESH),
+        "bgplane sent ROUTE-REFRESH messages to a peer without enhanced route refresh: {seen:?}"
     );
-    let as_path = attrs.iter().find(|a| a.code == 2).expect("AS_PATH");
+}
+
+#[test]
+fn enhanced_route_refresh_is_answered_with_borr_the_routes_and_eorr() {
+    let Some(mut r) = refresh_setup("rr-enh", true) else {
+        return;
+    };
+    r.peer.send(&wire::route_refresh(1, 0, 1));
+    let mut order = Vec::new();
+    r.peer
+        .recv_until("EoRR for IPv4 unicast", timeouts::ROUTES, |m| {
+            match refresh_subtype(m) {
+                Some(1) => order.push("BoRR"),
+                Some(2) => order.push("EoRR"),
+                _ if has_b4(m) => order.push("route"),
+                _ => {}
+            }
+            order.last() == Some(&"EoRR")
+        });
     assert_eq!(
-        as_path.value,
-        [2, 2, 0, 0, 0xfd, 0xe8, 0, 0, 0xfd, 0xe9],
-        "AS_PATH 65000 65001"
+        order,
+        ["BoRR", "route", "EoRR"],
+        "RFC 7313 §4: BoRR, the routes, then EoRR"
     );
-    holds_for("both sessions", secs(1), || {
-        bg.established(IpAddr::V4(lb.b4))?;
-        bg.established(IpAddr::V4(lc.b4))
-    });
 }

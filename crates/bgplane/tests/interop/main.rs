@@ -19,4 +19,5 @@ mod bird;
 mod edge;
 mod frr;
 mod gobgp;
+mod malformed;
 mod openbgpd;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::harness::bgplane::{Bgplane, BgplaneConf, NeighborConf};
 use crate::harness::daemon::{self, routes, Daemon, DaemonSpec, Kind};
-use crate::harness::{holds_for, timeouts, wait_for, Lab, Link};
+use crate::harness::{holds_for, say, timeouts, wait_for, Lab, Link};
 
 /// bgplane's AS.
 pub(crate) const BGPLANE_AS: u32 = 65000;
@@ -281,21 +281,21 @@ pub(crate) fn route_refresh_works_both_ways(test: &str, kind: Kind) {
         &format!("{} to resend its routes to bgplane", p.daemon.name()),
         timeouts::ROUTES,
         || {
+            if let Some(why) = p.daemon.refresh_ignored(b) {
+                return Ok(Some(why));
+            }
             let n = p.bgplane.summary_counter(d, "msg_received")?;
             if n > received {
                 return Ok(None);
-            }
-            if let Some(why) = p.daemon.refresh_ignored(b) {
-                return Ok(Some(why));
             }
             Err(format!("UPDATEs received {n}, was {received}"))
         },
     );
     if let Some(why) = answer {
-        eprintln!(
-            "{test}: {} ignored the ROUTE-REFRESH: {why}",
+        say(&format!(
+            "NOTE {test}: {} ignored bgplane's ROUTE-REFRESH: {why}",
             p.daemon.name()
-        );
+        ));
     }
     // The refreshed routes are there and not stale (enhanced route refresh, RFC 7313).
     p.bgplane_gets(&[routes::D4, routes::D6]);
@@ -325,10 +325,10 @@ pub(crate) fn route_refresh_works_both_ways(test: &str, kind: Kind) {
         );
         p.daemon_gets(&[routes::B4, routes::B6]);
     } else {
-        eprintln!(
-            "{test}: {} cannot send a ROUTE-REFRESH on demand; its half is not tested",
+        say(&format!(
+            "NOTE {test}: {} cannot send a ROUTE-REFRESH on demand; its half is not tested",
             p.daemon.name()
-        );
+        ));
     }
     p.bgplane.established(d).expect("session still up");
     p.bgplane.assert_running();

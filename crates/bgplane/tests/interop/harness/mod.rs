@@ -10,6 +10,7 @@ pub(crate) mod netns;
 pub(crate) mod openbgpd;
 pub(crate) mod peer;
 pub(crate) mod process;
+pub(crate) mod scripted;
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -122,6 +123,13 @@ fn missing(needs: &[Need]) -> Option<String> {
     None
 }
 
+/// Prints a line past libtest's output capture (which only catches the print macros), so
+/// that skips and daemon quirks show in CI logs.
+pub(crate) fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 // --- how many labs run at once ------------------------------------------------------
 
 static RUNNING: Mutex<usize> = Mutex::new(0);
@@ -180,8 +188,7 @@ impl Lab {
     /// printing why the test is skipped.
     pub(crate) fn new(test: &str, needs: &[Need]) -> Option<Lab> {
         if let Some(why) = missing(needs) {
-            eprintln!("SKIP {test}: {why}");
-            println!("SKIP {test}: {why}");
+            say(&format!("SKIPPED {test}: {why}"));
             return None;
         }
         static CLEAN: Once = Once::new();

@@ -52,7 +52,7 @@ pub(crate) fn ns_ip(ns: &str, args: &[&str]) -> String {
 impl Drop for Netns {
     fn drop(&mut self) {
         if let Err(e) = ip(&["netns", "del", &self.name]) {
-            eprintln!("could not delete namespace {}: {e}", self.name);
+            super::say(&format!("could not delete namespace {}: {e}", self.name));
         }
     }
 }
@@ -155,7 +155,7 @@ pub(crate) fn clean_stale() {
             continue;
         }
         if ip(&["netns", "pids", name]).is_ok_and(|p| p.trim().is_empty()) {
-            eprintln!("deleting namespace {name} left by an earlier run");
+            super::say(&format!("deleting namespace {name} left by an earlier run"));
             let _ = ip(&["netns", "del", name]);
         }
     }

@@ -22,6 +22,8 @@ pub(crate) mod ty {
     pub(crate) const NOTIFICATION: u8 = 3;
     /// KEEPALIVE.
     pub(crate) const KEEPALIVE: u8 = 4;
+    /// ROUTE-REFRESH.
+    pub(crate) const ROUTE_REFRESH: u8 = 5;
 }
 
 /// One received message: its type and its bytes (header included).
@@ -104,22 +106,27 @@ pub(crate) fn accept(l: &TcpListener, timeout: Duration) -> TcpStream {
     }
 }
 
-/// The OPEN of the scripted peer: IPv4 and IPv6 unicast, route refresh, 4-octet AS.
-pub(crate) fn open(asn: u32, hold: u16, id: Ipv4Addr) -> Vec<u8> {
-    let o = Open::new(
-        asn,
-        hold,
-        id,
-        vec![
-            Capability::Multiprotocol(Family::IPV4_UNICAST),
-            Capability::Multiprotocol(Family::IPV6_UNICAST),
-            Capability::RouteRefresh,
-            Capability::FourOctetAs(asn),
-        ],
-    );
+/// The scripted peer's usual capabilities: IPv4 and IPv6 unicast, route refresh,
+/// 4-octet AS.
+pub(crate) fn capabilities(asn: u32) -> Vec<Capability> {
+    vec![
+        Capability::Multiprotocol(Family::IPV4_UNICAST),
+        Capability::Multiprotocol(Family::IPV6_UNICAST),
+        Capability::RouteRefresh,
+        Capability::FourOctetAs(asn),
+    ]
+}
+
+/// An OPEN with the given capabilities.
+pub(crate) fn open_with(asn: u32, hold: u16, id: Ipv4Addr, caps: Vec<Capability>) -> Vec<u8> {
     let mut out = Vec::new();
-    o.encode(&mut out);
+    Open::new(asn, hold, id, caps).encode(&mut out);
     out
+}
+
+/// The OPEN of the scripted peer, with [`capabilities`].
+pub(crate) fn open(asn: u32, hold: u16, id: Ipv4Addr) -> Vec<u8> {
+    open_with(asn, hold, id, capabilities(asn))
 }
 
 impl RawPeer {
@@ -251,7 +258,12 @@ impl RawPeer {
     /// Opens the session: sends our OPEN, reads the other's OPEN and KEEPALIVE, sends a
     /// KEEPALIVE. Returns the other side's OPEN.
     pub(crate) fn establish(&mut self, asn: u32, hold: u16, id: Ipv4Addr) -> Open {
-        self.send(&open(asn, hold, id));
+        self.establish_with(&open(asn, hold, id))
+    }
+
+    /// [`RawPeer::establish`] with a ready-made OPEN.
+    pub(crate) fn establish_with(&mut self, our_open: &[u8]) -> Open {
+        self.send(our_open);
         let theirs = self.recv_open(Duration::from_secs(10));
         self.recv_until("a KEEPALIVE", Duration::from_secs(10), |m| {
             m.ty == ty::KEEPALIVE
@@ -404,14 +416,44 @@ pub(crate) mod wire {
         pub(crate) value: Vec<u8>,
     }
 
-    /// The path attributes and IPv4 NLRI of an UPDATE (header included).
-    pub(crate) fn parse_update(msg: &[u8]) -> (Vec<Attr>, Vec<String>) {
+    /// An UPDATE as received: IPv4 withdrawals, path attributes, IPv4 NLRI.
+    #[derive(Debug, Clone, Default)]
+    pub(crate) struct Parsed {
+        /// Withdrawn IPv4 prefixes.
+        pub(crate) withdrawn: Vec<String>,
+        /// Path attributes in wire order.
+        pub(crate) attrs: Vec<Attr>,
+        /// Announced IPv4 prefixes.
+        pub(crate) nlri: Vec<String>,
+    }
+
+    impl Parsed {
+        /// The attribute of type `code`, if present.
+        pub(crate) fn attr(&self, code: u8) -> Option<&Attr> {
+            self.attrs.iter().find(|a| a.code == code)
+        }
+    }
+
+    fn prefixes4(mut n: &[u8]) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Some((&len, rest)) = n.split_first() {
+            let bytes = usize::from(len).div_ceil(8);
+            let mut o = [0u8; 4];
+            o[..bytes].copy_from_slice(&rest[..bytes]);
+            out.push(format!("{}/{len}", Ipv4Addr::from(o)));
+            n = &rest[bytes..];
+        }
+        out
+    }
+
+    /// Parses an UPDATE (header included).
+    pub(crate) fn parse_update(msg: &[u8]) -> Parsed {
         let body = &msg[19..];
         let wlen = usize::from(u16::from_be_bytes([body[0], body[1]]));
+        let withdrawn = prefixes4(&body[2..2 + wlen]);
         let rest = &body[2 + wlen..];
         let alen = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
         let mut a = &rest[2..2 + alen];
-        let nlri = &rest[2 + alen..];
         let mut attrs = Vec::new();
         while a.len() >= 3 {
             let (fl, code) = (a[0], a[1]);
@@ -427,16 +469,18 @@ pub(crate) mod wire {
             });
             a = &a[hdr + len..];
         }
-        let mut prefixes = Vec::new();
-        let mut n = nlri;
-        while let Some((&len, rest)) = n.split_first() {
-            let bytes = usize::from(len).div_ceil(8);
-            let mut o = [0u8; 4];
-            o[..bytes].copy_from_slice(&rest[..bytes]);
-            prefixes.push(format!("{}/{len}", Ipv4Addr::from(o)));
-            n = &rest[bytes..];
+        Parsed {
+            withdrawn,
+            attrs,
+            nlri: prefixes4(&rest[2 + alen..]),
         }
-        (attrs, prefixes)
+    }
+
+    /// A ROUTE-REFRESH message (RFC 2918; subtype per RFC 7313: 0 request, 1 BoRR, 2 EoRR).
+    pub(crate) fn route_refresh(afi: u16, subtype: u8, safi: u8) -> Vec<u8> {
+        let mut body = afi.to_be_bytes().to_vec();
+        body.extend_from_slice(&[subtype, safi]);
+        message(super::ty::ROUTE_REFRESH, &body)
     }
 
     #[cfg(test)]
@@ -454,17 +498,17 @@ pub(crate) mod wire {
                 ],
                 &[nlri4("10.5.1.0/24"), nlri4("10.128.0.0/9")].concat(),
             );
-            let (attrs, nlri) = parse_update(&m);
-            assert_eq!(attrs.len(), 3);
-            assert_eq!(
-                attrs[0],
-                Attr {
-                    flags: 0x40,
-                    code: 1,
-                    value: vec![0]
-                }
-            );
-            assert_eq!(nlri, ["10.5.1.0/24", "10.128.0.0/9"]);
+            let p = parse_update(&m);
+            assert_eq!(p.attrs.len(), 3);
+            let origin = Attr {
+                flags: 0x40,
+                code: 1,
+                value: vec![0],
+            };
+            assert_eq!(p.attrs[0], origin);
+            assert_eq!(p.nlri, ["10.5.1.0/24", "10.128.0.0/9"]);
+            let w = update(&nlri4("10.5.1.0/24"), &[], &[]);
+            assert_eq!(parse_update(&w).withdrawn, ["10.5.1.0/24"]);
         }
     }
 }

@@ -99,7 +99,10 @@ impl Proc {
                 std::thread::sleep(Duration::from_millis(20));
             }
             if self.running() {
-                eprintln!("{} ({pid}) ignored SIGTERM for 5 s: SIGKILL", self.name);
+                super::say(&format!(
+                    "{} ({pid}) ignored SIGTERM for 5 s: SIGKILL",
+                    self.name
+                ));
                 let _ = self.child.kill();
             }
         }
@@ -117,7 +120,7 @@ impl Proc {
             }
             if Instant::now() >= deadline {
                 for p in alive {
-                    eprintln!("{}: helper {p} still alive: SIGKILL", self.name);
+                    super::say(&format!("{}: helper {p} still alive: SIGKILL", self.name));
                     signal(p, "KILL");
                 }
                 break;
