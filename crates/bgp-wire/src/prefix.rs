@@ -17,6 +17,9 @@ pub struct Ipv4Prefix {
 }
 
 impl Ipv4Prefix {
+    /// The default route, `0.0.0.0/0`.
+    pub const DEFAULT: Ipv4Prefix = Ipv4Prefix { addr: 0, len: 0 };
+
     /// Builds a prefix, clearing host bits; `None` if `len > 32`.
     #[inline]
     pub fn new(addr: Ipv4Addr, len: u8) -> Option<Self> {
@@ -85,6 +88,12 @@ pub struct Ipv6Prefix {
 }
 
 impl Ipv6Prefix {
+    /// The default route, `::/0`.
+    pub const DEFAULT: Ipv6Prefix = Ipv6Prefix {
+        addr: [0; 16],
+        len: 0,
+    };
+
     /// Builds a prefix, clearing host bits; `None` if `len > 128`.
     #[inline]
     pub fn new(addr: Ipv6Addr, len: u8) -> Option<Self> {

@@ -190,6 +190,9 @@ pub struct PeerOut {
     pub advertised: [u64; 2],
     /// BoRR markers to send first (enhanced route refresh, RFC 7313 §4).
     pub borr: Vec<Family>,
+    /// Whether an originated default route (`default-originate`) was sent, IPv4 and
+    /// IPv6: it is not in the RIB, so not in the bitmaps.
+    pub default_sent: [bool; 2],
 }
 
 impl PeerOut {

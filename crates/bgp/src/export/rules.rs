@@ -71,6 +71,10 @@ pub struct GroupKey {
     pub cluster_id: Ipv4Addr,
     /// The peer is a route-reflector client.
     pub rr_client: bool,
+    /// Routes from clients are reflected to other clients (RFC 4456 §5).
+    pub client_to_client: bool,
+    /// The peers get a default route whatever the RIB holds.
+    pub default_originate: bool,
     /// Export policy name.
     pub export_policy: Option<String>,
     /// `next-hop-self` towards iBGP.
@@ -130,6 +134,7 @@ pub fn export(
     if !key.external {
         match source {
             Source::Internal if !key.rr_client => return None,
+            Source::InternalClient if key.rr_client && !key.client_to_client => return None,
             Source::Internal | Source::InternalClient | Source::External | Source::Local => {}
         }
     }
@@ -252,6 +257,8 @@ mod tests {
             local_asn: 65000,
             router_id: Ipv4Addr::new(10, 0, 0, 1),
             cluster_id: Ipv4Addr::new(10, 0, 0, 1),
+            client_to_client: true,
+            default_originate: false,
             rr_client: false,
             export_policy: None,
             next_hop_self: false,
@@ -344,6 +351,20 @@ mod tests {
         let a = decoded(&e, SessionContext::ibgp());
         assert_eq!(a.originator_id, Some(Ipv4Addr::new(10, 9, 9, 9)));
         assert_eq!(a.cluster_list, vec![Ipv4Addr::new(10, 0, 0, 1)]);
+    }
+
+    #[test]
+    fn without_client_to_client_reflection_client_routes_reach_only_non_clients() {
+        let p: Prefix = P.parse().unwrap();
+        let mut client = key(false);
+        client.rr_client = true;
+        client.client_to_client = false;
+        let src = Source::InternalClient;
+        assert!(export(p, &learned(None), src, ID, &client, None).is_none());
+        let e = export(p, &learned(None), src, ID, &key(false), None).unwrap();
+        assert_eq!(decoded(&e, SessionContext::ibgp()).originator_id, Some(ID));
+        client.client_to_client = true;
+        assert!(export(p, &learned(None), src, ID, &client, None).is_some());
     }
 
     #[test]

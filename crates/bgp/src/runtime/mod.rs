@@ -512,6 +512,8 @@ fn normalize(ip: IpAddr) -> IpAddr {
 
 fn speaker_config(cfg: &RouterConfig) -> SpeakerConfig {
     let mut s = SpeakerConfig::new(cfg.router.asn, cfg.router.router_id);
+    s.cluster_id = cfg.router.cluster_id.unwrap_or(cfg.router.router_id);
+    s.client_to_client = cfg.router.client_to_client_reflection;
     s.decision.always_compare_med = cfg.router.bestpath.always_compare_med;
     s.decision.missing_med_worst = cfg.router.bestpath.med_missing_as_worst;
     s.multipath.ebgp = cfg.router.maximum_paths.ebgp;
@@ -538,6 +540,8 @@ fn peer_spec(cfg: &RouterConfig, n: &Neighbor) -> PeerSpec {
     s.import = n.import.clone();
     s.export = n.export.clone();
     s.next_hop_self = n.next_hop_self;
+    s.rr_client = n.route_reflector_client;
+    s.default_originate = n.default_originate;
     s.allowas_in = n.allowas_in;
     s.max_prefix = n.max_prefix.map(|m| PrefixLimit {
         limit: m.limit,

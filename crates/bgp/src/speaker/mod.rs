@@ -35,6 +35,9 @@ pub struct SpeakerConfig {
     pub router_id: Ipv4Addr,
     /// Cluster id for route reflection (defaults to the router id).
     pub cluster_id: Ipv4Addr,
+    /// Reflect routes from clients to other clients (RFC 4456 §5; off when the clients
+    /// are fully meshed).
+    pub client_to_client: bool,
     /// Decision process options.
     pub decision: DecisionOptions,
     /// Multipath options.
@@ -48,6 +51,7 @@ impl SpeakerConfig {
             asn,
             router_id,
             cluster_id: router_id,
+            client_to_client: true,
             decision: DecisionOptions {
                 local_asn: asn,
                 ..Default::default()
@@ -89,6 +93,9 @@ pub struct PeerSpec {
     pub max_prefix: Option<PrefixLimit>,
     /// Our AS may appear this many times in received paths.
     pub allowas_in: u8,
+    /// Send the peer a default route (0.0.0.0/0, ::/0) whatever the RIB holds (FRR's
+    /// `default-originate`).
+    pub default_originate: bool,
 }
 
 impl PeerSpec {
@@ -105,6 +112,7 @@ impl PeerSpec {
             rr_client: false,
             max_prefix: None,
             allowas_in: 0,
+            default_originate: false,
         }
     }
 }
@@ -424,10 +432,15 @@ impl Speaker {
         let Some(p) = self.peer(id) else { return };
         let key = group_key(&self.cfg, &p.spec, &negotiated, local, &addrs);
         let families = negotiated.families.clone();
+        let default_originate = p.spec.default_originate;
         let g = self.join_group(id, key);
         let cursor = self.groups[g].as_ref().map_or(0, |g| g.end());
+        let mut prefixes = self.all_prefixes(None);
+        if default_originate {
+            add_defaults(&mut prefixes, &families);
+        }
         let walk = Walk {
-            prefixes: self.all_prefixes(None),
+            prefixes,
             pos: 0,
             end: WalkEnd::EndOfRib(families),
         };
@@ -456,9 +469,19 @@ impl Speaker {
     /// have are withdrawn, as its Adj-RIB-Out is kept.
     pub fn resend(&mut self, id: PeerId, family: Option<Family>) {
         self.epoch += 1;
-        let prefixes = self.all_prefixes(family);
+        let mut prefixes = self.all_prefixes(family);
         let Some(p) = self.peer(id) else { return };
         let Some(s) = p.session.as_ref() else { return };
+        if p.spec.default_originate || s.out.default_sent.contains(&true) {
+            let families: Vec<Family> = s
+                .negotiated
+                .families
+                .iter()
+                .copied()
+                .filter(|f| family.is_none_or(|x| x == *f))
+                .collect();
+            add_defaults(&mut prefixes, &families);
+        }
         let key = group_key(&self.cfg, &p.spec, &s.negotiated, s.local, &s.addrs);
         let old = s.out.group;
         let same = self
@@ -701,6 +724,8 @@ fn group_key(
         router_id: cfg.router_id,
         cluster_id: cfg.cluster_id,
         rr_client: spec.rr_client,
+        client_to_client: cfg.client_to_client,
+        default_originate: spec.default_originate,
         export_policy: spec.export.clone(),
         next_hop_self: spec.next_hop_self,
         tx: n.tx,
@@ -708,6 +733,24 @@ fn group_key(
         extended_nexthop: n.extended_nexthop,
         local_v4,
         local_v6,
+    }
+}
+
+/// Puts the default routes of `families` first in a walk, unless already there.
+fn add_defaults(prefixes: &mut Vec<Prefix>, families: &[Family]) {
+    for (f, d) in [
+        (
+            Family::IPV6_UNICAST,
+            Prefix::V6(bgp_wire::Ipv6Prefix::DEFAULT),
+        ),
+        (
+            Family::IPV4_UNICAST,
+            Prefix::V4(bgp_wire::Ipv4Prefix::DEFAULT),
+        ),
+    ] {
+        if families.contains(&f) && !prefixes.contains(&d) {
+            prefixes.insert(0, d);
+        }
     }
 }
 

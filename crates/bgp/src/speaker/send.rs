@@ -233,7 +233,26 @@ impl Speaker {
         batch: &mut Batch,
     ) {
         let family = family_of(prefix);
-        let Some((did, best)) = info else { return };
+        let fi = usize::from(family == Family::IPV6_UNICAST);
+        // A default route of `default-originate` replaces the RIB's.
+        let mut default_was_sent = false;
+        if prefix.prefix_len() == 0 {
+            if self.export_default(id, prefix, batch) {
+                return;
+            }
+            if let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) {
+                default_was_sent = std::mem::take(&mut s.out.default_sent[fi]);
+                if default_was_sent {
+                    s.out.advertised[fi] -= 1;
+                }
+            }
+        }
+        let Some((did, best)) = info else {
+            if default_was_sent {
+                batch.withdraw(family, prefix);
+            }
+            return;
+        };
         let exported = match best {
             None => None,
             // Never back to where it came from.
@@ -243,11 +262,12 @@ impl Speaker {
         let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) else {
             return;
         };
-        let fi = usize::from(family == Family::IPV6_UNICAST);
         match exported {
             None => {
                 if s.out.adj(family).remove(did) {
                     s.out.advertised[fi] -= 1;
+                    batch.withdraw(family, prefix);
+                } else if default_was_sent {
                     batch.withdraw(family, prefix);
                 }
             }
@@ -258,6 +278,49 @@ impl Speaker {
                 batch.announce(&e, family, prefix);
             }
         }
+    }
+
+    /// Sends the default route of `default-originate` if the peer's group has it; returns
+    /// whether it did (the RIB's default route is then not considered).
+    fn export_default(&mut self, id: PeerId, prefix: Prefix, batch: &mut Batch) -> bool {
+        let Some(g) = self.cursor(id).map(|(g, _)| g) else {
+            return false;
+        };
+        let Some(key) = self.groups.get(g).and_then(|g| g.as_ref()).map(|g| &g.key) else {
+            return false;
+        };
+        if !key.default_originate {
+            return false;
+        }
+        let family = family_of(prefix);
+        let attrs = crate::rib::attrs::Attrs::local(bgp_wire::Origin::Igp);
+        let e = rules::export(prefix, &attrs, Source::Local, self.cfg.router_id, key, None);
+        let fi = usize::from(family == Family::IPV6_UNICAST);
+        let did = self.rib.dest_with_id(&prefix).map(|(did, _)| did);
+        let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) else {
+            return true;
+        };
+        // The RIB's default is not advertised meanwhile.
+        if let Some(did) = did {
+            if s.out.adj(family).remove(did) {
+                s.out.advertised[fi] -= 1;
+            }
+        }
+        match e {
+            Some(e) => {
+                if !std::mem::replace(&mut s.out.default_sent[fi], true) {
+                    s.out.advertised[fi] += 1;
+                }
+                batch.announce(&e, family, prefix);
+            }
+            None => {
+                if std::mem::take(&mut s.out.default_sent[fi]) {
+                    s.out.advertised[fi] -= 1;
+                    batch.withdraw(family, prefix);
+                }
+            }
+        }
+        true
     }
 
     /// The export result of the best path for the peer's group, cached per group while

@@ -348,8 +348,11 @@ fn a_route_refresh_resends_the_table_between_borr_and_eorr() {
 fn the_fib_feed_installs_received_routes_and_removes_them_when_the_session_drops() {
     let (mut s, a, _) = setup();
     s.enable_fib_feed();
-    s.receive(a, &announce(&[65001], [192, 0, 2, 1], &["10.1.0.0/24"], None))
-        .unwrap();
+    s.receive(
+        a,
+        &announce(&[65001], [192, 0, 2, 1], &["10.1.0.0/24"], None),
+    )
+    .unwrap();
     let got = s.drain_fib(100);
     assert_eq!(got.len(), 1);
     assert!(matches!(&got[0], FibChange::Install(p, hops)
@@ -358,4 +361,58 @@ fn the_fib_feed_installs_received_routes_and_removes_them_when_the_session_drops
     let got = s.drain_fib(100);
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(matches!(&got[0], FibChange::Remove(p) if p.to_string() == "10.1.0.0/24"));
+}
+
+#[test]
+fn default_originate_sends_our_default_route_in_place_of_the_ribs_until_turned_off() {
+    let mut s = Speaker::new(SpeakerConfig::new(LOCAL_AS, Ipv4Addr::new(10, 0, 0, 1)));
+    let a = s.add_peer(PeerSpec::new(addr(1), RemoteAs::Asn(65001), LOCAL_AS));
+    let mut spec = PeerSpec::new(addr(2), RemoteAs::Asn(65002), LOCAL_AS);
+    spec.default_originate = true;
+    let b = s.add_peer(spec.clone());
+    up(&mut s, a, 65001, 1);
+    up(&mut s, b, 65002, 2);
+    let (ann, _, eor) = drain(&mut s, b);
+    assert_eq!(eor, 2);
+    // Both families were negotiated: an IPv6 default too (MP_REACH, no NEXT_HOP).
+    assert_eq!(
+        ann,
+        vec![
+            ("0.0.0.0/0".into(), "65000".into(), "192.0.2.100".into()),
+            ("::/0".into(), "65000".into(), String::new())
+        ]
+    );
+    assert_eq!(
+        s.peer(b).unwrap().session.as_ref().unwrap().out.advertised,
+        [1, 1]
+    );
+    // A learned default does not replace ours.
+    s.receive(a, &announce(&[65001], [192, 0, 2, 1], &["0.0.0.0/0"], None))
+        .unwrap();
+    let (ann, wd, _) = drain(&mut s, b);
+    assert!(wd.is_empty());
+    assert!(ann.iter().all(|(_, path, _)| path == "65000"), "{ann:?}");
+    // The peer without default-originate gets nothing back (it is the source).
+    let (ann, _, _) = drain(&mut s, a);
+    assert!(ann.is_empty(), "{ann:?}");
+    // Turned off: the learned default replaces ours, and goes when withdrawn.
+    spec.default_originate = false;
+    s.update_peer(b, spec);
+    s.resend(b, None);
+    let (ann, _, _) = drain(&mut s, b);
+    assert_eq!(
+        ann,
+        vec![(
+            "0.0.0.0/0".into(),
+            "65000 65001".into(),
+            "192.0.2.100".into()
+        )]
+    );
+    s.receive(a, &withdraw(&["0.0.0.0/0"])).unwrap();
+    let (_, wd, _) = drain(&mut s, b);
+    assert_eq!(wd, vec!["0.0.0.0/0".to_string()]);
+    assert_eq!(
+        s.peer(b).unwrap().session.as_ref().unwrap().out.advertised,
+        [0, 0]
+    );
 }

@@ -55,3 +55,8 @@ fn route_refresh_resends_routes_both_ways() {
 fn shutdown_messages_show_on_both_sides() {
     scenarios::shutdown_messages_show_on_both_sides("bird-sd", KIND);
 }
+
+#[test]
+fn hard_resets_from_either_side_bring_the_session_and_routes_back() {
+    scenarios::hard_resets_bring_the_session_and_routes_back("bird-hr", KIND);
+}

@@ -386,3 +386,70 @@ pub(crate) fn shutdown_messages_show_on_both_sides(test: &str, kind: Kind) {
     assert_ne!(p.bgplane.state(d).expect("state"), "Established");
     p.bgplane.assert_running();
 }
+
+/// Hard resets from either side: `bgplane clear bgp ADDR` and the daemon's own reset
+/// (FRR `clear bgp`, BIRD `restart`, GoBGP `neighbor reset`, OpenBGPD `neighbor clear`)
+/// each end the session with a Cease, and the session and the routes come back.
+pub(crate) fn hard_resets_bring_the_session_and_routes_back(test: &str, kind: Kind) {
+    let Some(mut p) = Pair::start(test, kind, EBGP) else {
+        return;
+    };
+    p.wait_established();
+    let (b, d) = (p.bgplane_addr(), p.daemon_addr());
+    p.bgplane_gets(&[routes::D4, routes::D6]);
+    p.daemon_gets(&[routes::B4, routes::B6]);
+    let established = |p: &Pair| -> Result<u64, String> {
+        p.bgplane.neighbor(d)?["counters"]["established"]
+            .as_u64()
+            .ok_or_else(|| "no counter".to_string())
+    };
+    assert_eq!(established(&p), Ok(1));
+
+    p.bgplane
+        .cli(&["clear", "bgp", &d.to_string()])
+        .unwrap_or_else(|e| panic!("{e}"));
+    wait_for(
+        "bgplane's session to come back",
+        timeouts::SESSION,
+        || match established(&p)? {
+            2 => p.bgplane.established(d),
+            n => Err(format!("established {n} times")),
+        },
+    );
+    let err = p
+        .bgplane
+        .last_error(d)
+        .expect("neighbor")
+        .unwrap_or_default();
+    assert!(
+        err.contains("sent") && err.contains("Cease"),
+        "bgplane's hard reset sends a Cease: last_error {err:?}"
+    );
+    p.wait_established();
+    p.bgplane_gets(&[routes::D4, routes::D6]);
+    p.daemon_gets(&[routes::B4, routes::B6]);
+
+    p.daemon.hard_reset(b);
+    let name = p.daemon.name();
+    wait_for(
+        &format!("the session to come back after {name}'s reset"),
+        timeouts::SESSION,
+        || match established(&p)? {
+            3 => p.bgplane.established(d),
+            n => Err(format!("established {n} times")),
+        },
+    );
+    let err = p
+        .bgplane
+        .last_error(d)
+        .expect("neighbor")
+        .unwrap_or_default();
+    assert!(
+        err.contains("received") && err.contains("Cease"),
+        "{name}'s reset shows as a received Cease: last_error {err:?}"
+    );
+    p.wait_established();
+    p.bgplane_gets(&[routes::D4, routes::D6]);
+    p.daemon_gets(&[routes::B4, routes::B6]);
+    p.bgplane.assert_running();
+}

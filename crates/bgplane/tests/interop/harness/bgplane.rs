@@ -260,6 +260,8 @@ impl Bgplane {
                 prefix: prefix.into(),
                 communities: strings("communities"),
                 large: strings("large_communities"),
+                as_path: p["as_path"].as_str().unwrap_or_default().to_string(),
+                next_hop: p["next_hop"].as_str().unwrap_or_default().to_string(),
             }
         }))
     }

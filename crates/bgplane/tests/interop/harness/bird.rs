@@ -172,6 +172,10 @@ impl Daemon for Bird {
                 r.communities = communities(v);
             } else if let Some(v) = l.strip_prefix("BGP.large_community:") {
                 r.large = communities(v);
+            } else if let Some(v) = l.strip_prefix("BGP.as_path:") {
+                r.as_path = v.trim().to_string();
+            } else if let Some(v) = l.strip_prefix("BGP.next_hop:") {
+                r.next_hop = v.split_whitespace().next().unwrap_or_default().to_string();
             } else if !l.starts_with("BGP.") && !l.starts_with("via") && !l.starts_with("Type:") {
                 break;
             }
@@ -197,6 +201,11 @@ impl Daemon for Bird {
         self.birdc(&["reload", "in", PROTO])
             .unwrap_or_else(|e| panic!("{e}"));
         true
+    }
+
+    fn hard_reset(&mut self, _peer: IpAddr) {
+        self.birdc(&["restart", PROTO])
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     fn shutdown(&mut self, _peer: IpAddr, message: &str) {

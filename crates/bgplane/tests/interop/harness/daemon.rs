@@ -53,6 +53,10 @@ pub(crate) struct Route {
     pub(crate) communities: Vec<String>,
     /// Large communities.
     pub(crate) large: Vec<String>,
+    /// AS path, ASNs separated by spaces.
+    pub(crate) as_path: String,
+    /// Next hop (the global one for IPv6).
+    pub(crate) next_hop: String,
 }
 
 /// The routes every daemon originates: IPv4 and IPv6 with communities, and a pair that
@@ -113,6 +117,19 @@ pub(crate) mod routes {
     };
     /// Every network bgplane originates.
     pub(crate) const BGPLANE: [RouteSpec; 4] = [B4, B6, B4W, B6W];
+
+    /// A second daemon's IPv4 route (transit tests).
+    pub(crate) const E4: RouteSpec = RouteSpec {
+        prefix: "10.3.1.0/24",
+        communities: &["65002:100"],
+        large: &["65002:1:2"],
+    };
+    /// A second daemon's IPv6 route (transit tests).
+    pub(crate) const E6: RouteSpec = RouteSpec {
+        prefix: "fd03:1::/48",
+        communities: &["65002:600"],
+        large: &["65002:6:6"],
+    };
 }
 
 /// A third-party daemon's configuration: one neighbor (bgplane) on one link.
@@ -206,6 +223,9 @@ pub(crate) trait Daemon {
     /// Asks `peer` to resend its routes (soft reset in, ROUTE-REFRESH). `false` when the
     /// daemon cannot send a ROUTE-REFRESH on demand.
     fn soft_in(&mut self, peer: IpAddr) -> bool;
+
+    /// Resets the session with `peer` (a hard reset: NOTIFICATION Cease, reconnect).
+    fn hard_reset(&mut self, peer: IpAddr);
 
     /// Shuts the session with `peer` down, sending `message` as shutdown communication.
     fn shutdown(&mut self, peer: IpAddr, message: &str);

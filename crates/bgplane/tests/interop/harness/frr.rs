@@ -214,6 +214,14 @@ impl Daemon for Frr {
                 prefix: prefix.into(),
                 communities: list("community"),
                 large: list("largeCommunity"),
+                as_path: p["aspath"]["string"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                next_hop: p["nexthops"][0]["ip"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
             }
         }))
     }
@@ -256,6 +264,11 @@ impl Daemon for Frr {
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         true
+    }
+
+    fn hard_reset(&mut self, peer: IpAddr) {
+        self.vtysh(&[&format!("clear bgp {peer}")])
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     fn shutdown(&mut self, peer: IpAddr, message: &str) {

@@ -126,6 +126,19 @@ fn attrs_route(prefix: &str, path: &Value) -> Route {
     };
     for a in path["attrs"].as_array().into_iter().flatten() {
         match a["type"].as_u64() {
+            Some(2) => {
+                let asns: Vec<String> = a["as_paths"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|seg| seg["asns"].as_array().cloned().unwrap_or_default())
+                    .map(|n| n.to_string())
+                    .collect();
+                r.as_path = asns.join(" ");
+            }
+            Some(3) | Some(14) => {
+                r.next_hop = a["nexthop"].as_str().unwrap_or_default().to_string();
+            }
             Some(8) => {
                 r.communities = a["communities"]
                     .as_array()
@@ -200,6 +213,11 @@ impl Daemon for Gobgp {
         // GoBGP 3.10's `neighbor ADDR softresetin` re-applies the import policy to its own
         // Adj-RIB-In and sends no ROUTE-REFRESH (nor does any other gobgp command).
         false
+    }
+
+    fn hard_reset(&mut self, peer: IpAddr) {
+        self.gobgp(&["neighbor", &peer.to_string(), "reset"])
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     fn shutdown(&mut self, peer: IpAddr, message: &str) {

@@ -187,6 +187,8 @@ impl Daemon for Openbgpd {
             prefix: prefix.into(),
             communities: strings(&r["communities"]),
             large: strings(&r["large_communities"]),
+            as_path: r["aspath"].as_str().unwrap_or_default().to_string(),
+            next_hop: r["exit_nexthop"].as_str().unwrap_or_default().to_string(),
         }))
     }
 
@@ -216,6 +218,11 @@ impl Daemon for Openbgpd {
         self.bgpctl(&["neighbor", &peer.to_string(), "refresh"])
             .unwrap_or_else(|e| panic!("{e}"));
         true
+    }
+
+    fn hard_reset(&mut self, peer: IpAddr) {
+        self.bgpctl(&["neighbor", &peer.to_string(), "clear"])
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     fn shutdown(&mut self, peer: IpAddr, message: &str) {
