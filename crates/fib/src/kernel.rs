@@ -164,6 +164,26 @@ impl KernelState {
         }
     }
 
+    /// The subnets of the addresses of interfaces that are up (loopback, link-local and
+    /// multicast ones excepted): what `redistribute connected` announces.
+    pub fn connected(&self) -> Vec<Prefix> {
+        let mut v: Vec<Prefix> = self
+            .addrs
+            .iter()
+            .filter(|a| self.link_up(a.index))
+            .filter(|a| match a.addr {
+                IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_link_local() && !v4.is_multicast(),
+                IpAddr::V6(v6) => {
+                    !v6.is_loopback() && !v6.is_multicast() && v6.segments()[0] & 0xffc0 != 0xfe80
+                }
+            })
+            .filter_map(|a| Prefix::new(a.addr, a.prefix_len))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
     /// The interface index of a name.
     pub fn link_index(&self, name: &str) -> Option<u32> {
         self.links

@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use bgp_wire::Prefix;
 use futures_util::{stream, StreamExt, TryStreamExt};
-use rtnetlink::packet_route::route::{RouteMessage, RouteProtocol, RouteScope};
+use rtnetlink::packet_route::route::{RouteMessage, RouteProtocol, RouteScope, RouteType};
 use rtnetlink::{Handle, RouteMessageBuilder, RouteNextHopBuilder};
 use tracing::{debug, warn};
 
@@ -26,7 +26,7 @@ pub struct FibNextHop {
 pub struct FibRoute {
     /// Destination.
     pub prefix: Prefix,
-    /// Next hops (one, or an ECMP set).
+    /// Next hops (one, or an ECMP set); none makes a blackhole route (packets dropped).
     pub nexthops: Vec<FibNextHop>,
 }
 
@@ -193,6 +193,10 @@ fn route_message(r: &FibRoute, cfg: &FibConfig) -> RouteMessage {
         b.via(nh.gateway).ok().map(|b| b.build())
     };
     match r.nexthops.as_slice() {
+        [] => {
+            msg.header.kind = RouteType::BlackHole;
+            msg
+        }
         [one] => {
             // A single next hop: gateway (or via for a next hop of the other family).
             let mut b = match r.prefix {
@@ -248,10 +252,10 @@ fn route_message(r: &FibRoute, cfg: &FibConfig) -> RouteMessage {
     }
 }
 
-/// A message naming a route of ours (for deletion).
+/// A message naming a route of ours (for deletion: of any type, blackhole included).
 fn prefix_message(p: Prefix, cfg: &FibConfig) -> RouteMessage {
     let proto = RouteProtocol::from(cfg.protocol);
-    match p {
+    let mut msg = match p {
         Prefix::V4(p) => RouteMessageBuilder::<Ipv4Addr>::new()
             .destination_prefix(p.addr(), p.prefix_len())
             .table_id(cfg.table)
@@ -264,5 +268,7 @@ fn prefix_message(p: Prefix, cfg: &FibConfig) -> RouteMessage {
             .protocol(proto)
             .priority(cfg.metric)
             .build(),
-    }
+    };
+    msg.header.kind = RouteType::Unspec;
+    msg
 }

@@ -129,6 +129,11 @@ fn routes_are_installed_replaced_with_ecmp_and_removed() {
                     prefix: "10.3.0.0/24".parse().unwrap(),
                     nexthops: vec![hop("fe80::2", Some(a0))],
                 }),
+                // No next hop: a blackhole route.
+                Op::Replace(FibRoute {
+                    prefix: "10.4.0.0/16".parse().unwrap(),
+                    nexthops: vec![],
+                }),
             ];
             // Many routes at once.
             for i in 0..2000u32 {
@@ -142,7 +147,7 @@ fn routes_are_installed_replaced_with_ecmp_and_removed() {
         })
     });
     assert_eq!(stats.failed, 0, "{stats:?}");
-    assert_eq!(stats.installed, 2004);
+    assert_eq!(stats.installed, 2005);
     let v4 = routes(&ns.0, false);
     assert!(v4.contains("10.1.0.0/24 via 10.77.0.2 dev a0"), "{v4}");
     assert!(
@@ -150,6 +155,7 @@ fn routes_are_installed_replaced_with_ecmp_and_removed() {
         "{v4}"
     );
     assert!(v4.contains("10.3.0.0/24 via inet6 fe80::2 dev a0"), "{v4}");
+    assert!(v4.contains("blackhole 10.4.0.0/16 metric 20"), "{v4}");
     assert_eq!(
         v4.lines().filter(|l| l.starts_with("10.100.")).count(),
         2000
@@ -176,7 +182,7 @@ fn routes_are_installed_replaced_with_ecmp_and_removed() {
             (n, s.removed)
         })
     });
-    assert_eq!(own, 2004, "the replacement did not add a route");
-    assert_eq!(removed, 2004);
+    assert_eq!(own, 2005, "the replacement did not add a route");
+    assert_eq!(removed, 2005);
     assert!(routes(&ns.0, false).trim().is_empty());
 }

@@ -24,10 +24,16 @@ const BATCH: usize = 8192;
 /// How long routes of a previous run may stay when not every peer sends End-of-RIB.
 const STALE_GRACE: Duration = Duration::from_secs(120);
 
-/// The actor's view of the FIB.
+/// The actor's view of the kernel: its state, and the FIB when routes are written.
 pub(super) struct FibState {
+    /// Routes are written (not `--no-fib`).
+    write: bool,
     tx: mpsc::Sender<Vec<Op>>,
     busy: bool,
+    /// Static routes installed, with their next hops (none: blackhole).
+    statics: std::collections::HashMap<Prefix, Vec<FibNextHop>>,
+    /// Static route changes waiting for the writer.
+    pending: Vec<Op>,
     kernel: Rc<RefCell<KernelState>>,
     installed: HashSet<Prefix>,
     stale: HashSet<Prefix>,
@@ -40,12 +46,14 @@ pub(super) struct FibStart {
     pub(super) kernel: KernelState,
     pub(super) own: Vec<Prefix>,
     pub(super) tx: mpsc::Sender<Vec<Op>>,
+    pub(super) write: bool,
 }
 
-/// Opens the FIB: reads the kernel, lists our routes of a previous run, starts the writer
-/// and the monitor (whose events go to the actor).
+/// Opens the kernel side: reads the kernel and starts the monitor (whose events go to the
+/// actor); when `write`, also lists our routes of a previous run and starts the writer.
 pub(super) async fn start(
     cfg: FibConfig,
+    write: bool,
     ctl: mpsc::Sender<Control>,
 ) -> Result<FibStart, RouterError> {
     let fib = Fib::connect(cfg).map_err(|e| RouterError::Config(e.to_string()))?;
@@ -53,10 +61,13 @@ pub(super) async fn start(
         .kernel()
         .await
         .map_err(|e| RouterError::Config(e.to_string()))?;
-    let own = fib
-        .own_routes()
-        .await
-        .map_err(|e| RouterError::Config(e.to_string()))?;
+    let own = if write {
+        fib.own_routes()
+            .await
+            .map_err(|e| RouterError::Config(e.to_string()))?
+    } else {
+        Vec::new()
+    };
     if !own.is_empty() {
         info!(
             routes = own.len(),
@@ -92,7 +103,12 @@ pub(super) async fn start(
             }
         }
     });
-    Ok(FibStart { kernel, own, tx })
+    Ok(FibStart {
+        kernel,
+        own,
+        tx,
+        write,
+    })
 }
 
 /// Next-hop reachability and cost from the kernel's state.
@@ -116,14 +132,22 @@ fn is_link_local(a: IpAddr) -> bool {
 impl FibState {
     pub(super) fn new(start: &FibStart, kernel: Rc<RefCell<KernelState>>) -> Self {
         FibState {
+            write: start.write,
             tx: start.tx.clone(),
             busy: false,
+            statics: Default::default(),
+            pending: Vec::new(),
             kernel,
             installed: HashSet::new(),
             stale: start.own.iter().copied().collect(),
             stale_deadline: Instant::now() + STALE_GRACE,
             kernel_dirty: false,
         }
+    }
+
+    /// The subnets of the interfaces (for `redistribute connected`).
+    pub(super) fn connected(&self) -> Vec<Prefix> {
+        self.kernel.borrow().connected()
     }
 
     /// The kernel next hops of a change, resolved now.
@@ -162,12 +186,18 @@ impl Actor {
     /// Hands the FIB writer its next batch of changes.
     pub(super) fn fib_pump(&mut self) {
         let Some(f) = self.fib.as_mut() else { return };
-        if f.busy || !self.speaker.has_fib_changes() {
+        if !f.write || f.busy || (f.pending.is_empty() && !self.speaker.has_fib_changes()) {
             return;
         }
         let changes = self.speaker.drain_fib(BATCH);
-        let mut ops = Vec::with_capacity(changes.len());
+        let mut ops = std::mem::take(&mut f.pending);
+        ops.reserve(changes.len());
         for c in changes {
+            // A static route wins over BGP's (FRR's administrative distances: 1 and 20).
+            let (FibChange::Install(p, _) | FibChange::Remove(p)) = &c;
+            if f.statics.contains_key(p) {
+                continue;
+            }
             match c {
                 FibChange::Install(prefix, hops) => {
                     let nexthops = f.resolve(&hops);
@@ -202,6 +232,61 @@ impl Actor {
         }
     }
 
+    /// Installs, replaces and removes the static routes to match the configuration,
+    /// resolving their gateways against the kernel (an unreachable one is not installed).
+    pub(super) fn sync_statics(&mut self) {
+        let Some(f) = self.fib.as_mut() else { return };
+        if !f.write {
+            return;
+        }
+        let mut want = std::collections::HashMap::new();
+        {
+            let k = f.kernel.borrow();
+            for r in &self.cfg.static_routes {
+                let hops = match r.via {
+                    None => Some(Vec::new()),
+                    Some(via) => k.resolve(via, None).map(|x| {
+                        vec![FibNextHop {
+                            gateway: x.gateway,
+                            ifindex: x.ifindex,
+                        }]
+                    }),
+                };
+                match hops {
+                    Some(h) => {
+                        want.insert(r.prefix, h);
+                    }
+                    None => {
+                        warn!(prefix = %r.prefix, via = ?r.via, "static route not installed: gateway unreachable")
+                    }
+                }
+            }
+        }
+        let mut changed = false;
+        for p in f.statics.keys() {
+            if !want.contains_key(p) {
+                f.pending.push(Op::Delete(*p));
+                changed = true;
+            }
+        }
+        for (p, hops) in &want {
+            if f.statics.get(p) != Some(hops) {
+                f.pending.push(Op::Replace(FibRoute {
+                    prefix: *p,
+                    nexthops: hops.clone(),
+                }));
+                f.installed.remove(p);
+                f.stale.remove(p);
+                changed = true;
+            }
+        }
+        f.statics = want;
+        if changed {
+            // A prefix no longer static may get its BGP route back.
+            self.speaker.resync_fib();
+        }
+    }
+
     pub(super) fn on_kernel(&mut self, msg: &RouteNetlinkMessage) {
         let Some(f) = self.fib.as_mut() else { return };
         let cfg = self.cfg.router.fib;
@@ -217,11 +302,19 @@ impl Actor {
         let Some(f) = self.fib.as_mut() else { return };
         if f.kernel_dirty {
             f.kernel_dirty = false;
-            self.speaker.redecide_all();
-            self.speaker.resync_fib();
+            if f.write {
+                self.speaker.redecide_all();
+                self.speaker.resync_fib();
+            }
+            self.sync_statics();
+            self.sync_origination();
         }
         let Some(f) = self.fib.as_mut() else { return };
-        if !f.stale.is_empty() && (all_synced || Instant::now() >= f.stale_deadline) && !f.busy {
+        if f.write
+            && !f.stale.is_empty()
+            && (all_synced || Instant::now() >= f.stale_deadline)
+            && !f.busy
+        {
             let gone: Vec<Op> = f.stale.drain().map(Op::Delete).collect();
             info!(
                 routes = gone.len(),

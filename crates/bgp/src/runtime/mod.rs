@@ -6,6 +6,7 @@ mod answer;
 pub mod api;
 mod kernel;
 mod metrics;
+mod origin;
 mod reload;
 pub mod session;
 
@@ -102,6 +103,7 @@ struct Actor {
     handle: tokio::runtime::Handle,
     to_actor: mpsc::Sender<FromSession>,
     fib: Option<kernel::FibState>,
+    policies: Policies,
 }
 
 /// Runs the router until SIGINT/SIGTERM. Blocks the calling thread.
@@ -195,11 +197,8 @@ async fn run_async(cfg: RouterConfig, options: Options) -> Result<(), RouterErro
         });
     }
     // The kernel FIB.
-    let fib_start = if options.no_fib {
-        None
-    } else {
-        Some(kernel::start(cfg.router.fib, ctl_tx.clone()).await?)
-    };
+    // The kernel: read always (connected routes, static gateways), written unless --no-fib.
+    let fib_start = Some(kernel::start(cfg.router.fib, !options.no_fib, ctl_tx.clone()).await?);
     // The actor on its own thread.
     let handle = tokio::runtime::Handle::current();
     let actor_thread = std::thread::Builder::new()
@@ -273,8 +272,10 @@ impl Actor {
         let mut speaker = Speaker::new(speaker_config(&cfg));
         let fib = fib_start.map(|start| {
             let state = std::rc::Rc::new(std::cell::RefCell::new(start.kernel.clone()));
-            speaker.set_resolver(Box::new(kernel::KernelResolver(state.clone())));
-            speaker.enable_fib_feed();
+            if start.write {
+                speaker.set_resolver(Box::new(kernel::KernelResolver(state.clone())));
+                speaker.enable_fib_feed();
+            }
             kernel::FibState::new(&start, state)
         });
         let mut a = Actor {
@@ -285,13 +286,12 @@ impl Actor {
             handle,
             to_actor,
             fib,
+            policies,
         };
         a.speaker
-            .set_policies(crate::policy_adapter::all(&policies, cfg.router.asn));
-        for n in &cfg.networks {
-            let (p, attrs) = network_route(n);
-            a.speaker.originate(p, attrs);
-        }
+            .set_policies(crate::policy_adapter::all(&a.policies, cfg.router.asn));
+        a.sync_statics();
+        a.sync_origination();
         for n in cfg.neighbors() {
             a.add_neighbor(n);
         }

@@ -6,7 +6,7 @@ use bgp_wire::notification::{cease, codes};
 use bgp_wire::Notification;
 
 use super::session::ToSession;
-use super::{network_route, peer_spec, speaker_config, Actor};
+use super::{peer_spec, speaker_config, Actor};
 use crate::config::{Neighbor, RouterConfig};
 use crate::policy::Policies;
 use crate::rib::table::PeerId;
@@ -68,22 +68,32 @@ impl Actor {
         }
         let decision_changed = old.router.bestpath != new.router.bestpath
             || old.router.maximum_paths != new.router.maximum_paths;
+        let reflection_changed = old.router.cluster_id != new.router.cluster_id
+            || old.router.client_to_client_reflection != new.router.client_to_client_reflection;
         self.cfg = new.clone();
-        if decision_changed {
+        if decision_changed || reflection_changed {
             self.speaker.set_config(speaker_config(&new));
+        }
+        if decision_changed {
             self.speaker.redecide_all();
             notes.push("decision process re-run".into());
         }
-        // Networks.
-        let old_nets: Vec<_> = old.networks.iter().map(network_route).collect();
-        let new_nets: Vec<_> = new.networks.iter().map(network_route).collect();
-        for (p, _) in old_nets.iter().filter(|o| !new_nets.contains(o)) {
-            self.speaker.withdraw_local(*p);
-            notes.push(format!("network {p} withdrawn"));
+        if reflection_changed {
+            let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+            for id in ids {
+                self.speaker.resend(id, None);
+            }
+            notes.push("route reflection settings changed: routes re-sent".into());
         }
-        for (p, a) in new_nets.iter().filter(|n| !old_nets.contains(n)) {
-            self.speaker.originate(*p, a.clone());
-            notes.push(format!("network {p} originated"));
+        // Origination and static routes.
+        self.policies = policies;
+        if old.static_routes != new.static_routes {
+            self.sync_statics();
+            notes.push("static routes updated".into());
+        }
+        let n = self.sync_origination();
+        if n > 0 {
+            notes.push(format!("{n} originated routes changed"));
         }
         // Neighbors, matched by address or interface.
         let (old_n, new_n) = (old.neighbors(), new.neighbors());
