@@ -124,6 +124,9 @@ pub struct Global {
     /// group (dynamic neighbors, FRR's `bgp listen range`).
     #[serde(default)]
     pub listen_ranges: Vec<ListenRange>,
+    /// At most this many dynamic neighbors at once (FRR's `bgp listen limit`, 100).
+    #[serde(default = "default_listen_limit")]
+    pub listen_limit: usize,
     /// Graceful restart (RFC 4724).
     #[serde(default)]
     pub graceful_restart: GracefulRestartConfig,
@@ -490,9 +493,14 @@ impl Global {
             client_to_client_reflection: true,
             redistribute: Redistribute::default(),
             listen_ranges: Vec::new(),
+            listen_limit: default_listen_limit(),
             graceful_restart: GracefulRestartConfig::default(),
         }
     }
+}
+
+fn default_listen_limit() -> usize {
+    100
 }
 
 #[cfg(test)]

@@ -1,7 +1,5 @@
 //! Answers to API requests, from the actor's state.
 
-use std::time::Instant;
-
 use bgp_wire::notification::{cease, codes};
 use bgp_wire::{Family, Notification};
 
@@ -35,6 +33,9 @@ pub(super) fn answer(a: &mut Actor, req: Request) -> Response {
                                 .unwrap_or(a.cfg.router.connect_retry),
                         },
                         last_error: rt.last_error.clone(),
+                        interface: rt.cfg.interface.clone(),
+                        peer_group: rt.cfg.peer_group.clone(),
+                        dynamic: rt.dynamic,
                         view,
                     })
                 })
@@ -111,6 +112,8 @@ fn summary(a: &Actor) -> Summary {
             };
             Some(SummaryRow {
                 neighbor: v.address,
+                interface: rt.cfg.interface.clone(),
+                dynamic: rt.dynamic,
                 description: v.description.clone(),
                 asn: v.peer_asn.map_or(v.remote_as.clone(), |x| x.to_string()),
                 state,
@@ -180,6 +183,5 @@ fn clear(a: &mut Actor, address: Option<std::net::IpAddr>, soft: Option<Soft>) -
             }
         }
     }
-    let _ = Instant::now();
     Response::Message(done.join("\n"))
 }

@@ -71,8 +71,15 @@ pub enum Request {
 /// One line of `show bgp summary`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SummaryRow {
-    /// Neighbor address.
+    /// Neighbor address (of an unnumbered neighbor: its discovered link-local address, or
+    /// `::` until known).
     pub neighbor: IpAddr,
+    /// The interface of an unnumbered neighbor.
+    #[serde(default)]
+    pub interface: Option<String>,
+    /// Accepted from a listen range (FRR marks these with `*`).
+    #[serde(default)]
+    pub dynamic: bool,
     /// Description.
     pub description: Option<String>,
     /// The peer's AS (negotiated, else configured).
@@ -121,6 +128,12 @@ pub struct NeighborDetail {
     pub timers: Timers,
     /// The last reason the session went down.
     pub last_error: Option<String>,
+    /// The interface of an unnumbered neighbor.
+    pub interface: Option<String>,
+    /// Its peer group.
+    pub peer_group: Option<String>,
+    /// Accepted from a listen range.
+    pub dynamic: bool,
     /// Speaker-side view.
     #[serde(flatten)]
     pub view: NeighborView,

@@ -93,6 +93,8 @@ struct PeerRt {
     credit: bool,
     /// With an MRAI, no UPDATE is sent before this time (RFC 4271 §9.2.1.1).
     next_send: Option<Instant>,
+    /// Accepted from a listen range: removed when its session ends.
+    dynamic: bool,
 }
 
 struct Actor {
@@ -407,6 +409,10 @@ impl Actor {
                 if was_established {
                     self.speaker.peer_down(id);
                 }
+                if self.peers.get(&id).is_some_and(|p| p.dynamic) {
+                    let n = Notification::new(codes::CEASE, cease::PEER_DECONFIGURED, vec![]);
+                    self.remove_neighbor(id, n);
+                }
             }
             FromSession::Received { id, data } => {
                 if let Err(e) = self.speaker.receive(id, &data) {
@@ -436,7 +442,7 @@ impl Actor {
                     Some(p) => {
                         let _ = p.tx.try_send(ToSession::Incoming(stream));
                     }
-                    None => info!(%remote, "connection from an unknown address refused"),
+                    None => self.accept_dynamic(ip, stream),
                 }
             }
             Control::Api((req, reply)) => {
@@ -476,9 +482,30 @@ impl Actor {
                 last_error: None,
                 credit: false,
                 next_send: None,
+                dynamic: false,
             },
         );
         id
+    }
+
+    /// A connection from an address of a listen range: a dynamic neighbor with its peer
+    /// group's settings, up to `router.listen-limit` of them (FRR's `bgp listen range`).
+    fn accept_dynamic(&mut self, ip: IpAddr, stream: tokio::net::TcpStream) {
+        let Some(n) = self.cfg.dynamic_neighbor(ip) else {
+            info!(remote = %ip, "connection from an unknown address refused");
+            return;
+        };
+        let count = self.peers.values().filter(|p| p.dynamic).count();
+        if count >= self.cfg.router.listen_limit {
+            warn!(remote = %ip, limit = self.cfg.router.listen_limit, "dynamic neighbor refused: listen limit reached");
+            return;
+        }
+        info!(remote = %ip, group = ?n.peer_group, "dynamic neighbor accepted from a listen range");
+        let id = self.add_neighbor(n);
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.dynamic = true;
+            let _ = p.tx.try_send(ToSession::Incoming(stream));
+        }
     }
 
     /// The peer id of a configured neighbor (by address or interface).

@@ -108,6 +108,7 @@ impl Actor {
                 }
             }
         }
+        self.reload_dynamic(&new_n, &mut notes);
         for n in &new_n {
             let Some(o) = find(&old_n, n) else {
                 self.add_neighbor(n.clone());
@@ -152,6 +153,39 @@ impl Actor {
             notes.push("no change".into());
         }
         Ok(notes.join("; "))
+    }
+
+    /// Dynamic neighbors follow their listen range and peer group: dropped when no range
+    /// takes their address any more, when a configured neighbor takes it, or when a
+    /// session setting changed (they come back by reconnecting).
+    fn reload_dynamic(&mut self, configured: &[Neighbor], notes: &mut Vec<String>) {
+        let dynamic: Vec<(PeerId, Neighbor)> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.dynamic)
+            .map(|(id, p)| (*id, p.cfg.clone()))
+            .collect();
+        for (id, old) in dynamic {
+            let new = self.cfg.dynamic_neighbor(old.address);
+            let taken = configured.iter().any(|c| c.key() == old.key());
+            match new {
+                Some(n) if !taken && !session_affecting(&old, &n) => {
+                    let changed = n != old;
+                    self.speaker.update_peer(id, peer_spec(&self.cfg, &n));
+                    if let Some(rt) = self.peers.get_mut(&id) {
+                        rt.cfg = n;
+                    }
+                    if changed {
+                        self.speaker.resend(id, None);
+                    }
+                }
+                _ => {
+                    let n = Notification::new(codes::CEASE, cease::PEER_DECONFIGURED, vec![]);
+                    self.remove_neighbor(id, n);
+                    notes.push(format!("dynamic neighbor {} removed", old.key()));
+                }
+            }
+        }
     }
 
     fn apply_shutdown_change(

@@ -64,10 +64,17 @@ pub(crate) fn summary(d: &Value) -> String {
         } else {
             state
         };
+        let mut name = match n.get("interface").and_then(Value::as_str) {
+            Some(i) => i.to_string(),
+            None => s(n, "neighbor"),
+        };
+        if n.get("dynamic").and_then(Value::as_bool) == Some(true) {
+            name.insert(0, '*');
+        }
         let _ = writeln!(
             out,
             "{:<40} {:>1} {:>10} {:>8} {:>8} {:>10} {:>13} {:>8} {:>8} {}",
-            s(n, "neighbor"),
+            name,
             4,
             s(n, "asn"),
             u(n, "msg_received"),
