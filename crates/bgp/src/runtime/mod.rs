@@ -9,6 +9,7 @@ mod metrics;
 mod origin;
 mod reload;
 pub mod session;
+mod sockopt;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -106,6 +107,10 @@ struct Actor {
     to_actor: mpsc::Sender<FromSession>,
     fib: Option<kernel::FibState>,
     policies: Policies,
+    /// The listening sockets (MD5 keys are set on them).
+    listeners: Vec<std::sync::Arc<TcpListener>>,
+    /// MD5 keys set on the listeners, by peer address and range length.
+    md5_keys: HashMap<(IpAddr, Option<u8>), String>,
 }
 
 /// Runs the router until SIGINT/SIGTERM. Blocks the calling thread.
@@ -127,9 +132,12 @@ async fn run_async(cfg: RouterConfig, options: Options) -> Result<(), RouterErro
     let (api_tx, mut api_rx) = mpsc::channel::<ApiCall>(64);
 
     // Listeners.
+    let mut listeners = Vec::new();
     for addr in &cfg.router.listen {
         let sa = SocketAddr::new(*addr, cfg.router.port);
         let listener = listen(sa).map_err(|source| RouterError::Listen { addr: sa, source })?;
+        let listener = std::sync::Arc::new(listener);
+        listeners.push(listener.clone());
         info!(%sa, "listening");
         let ctl = ctl_tx.clone();
         tokio::spawn(async move {
@@ -214,6 +222,8 @@ async fn run_async(cfg: RouterConfig, options: Options) -> Result<(), RouterErro
                 Err(e) => return error!(%e, "cannot start the RIB thread"),
             };
             let mut actor = Actor::new(cfg, options, policies, handle, session_tx, fib_start);
+            actor.listeners = listeners;
+            actor.sync_md5();
             rt.block_on(actor.run(session_rx, ctl_rx));
         })
         .map_err(RouterError::Runtime)?;
@@ -289,6 +299,8 @@ impl Actor {
             to_actor,
             fib,
             policies,
+            listeners: Vec::new(),
+            md5_keys: HashMap::new(),
         };
         a.speaker
             .set_policies(crate::policy_adapter::all(&a.policies, cfg.router.asn));
@@ -508,6 +520,52 @@ impl Actor {
         }
     }
 
+    /// Sets the MD5 keys of the neighbors and of the listen ranges on the listeners, and
+    /// removes those no longer configured (RFC 2385: a connection whose segments are not
+    /// signed with the key is never set up).
+    fn sync_md5(&mut self) {
+        let mut want: HashMap<(IpAddr, Option<u8>), String> = HashMap::new();
+        for n in self.cfg.neighbors() {
+            if let (Some(pw), None) = (&n.password, &n.interface) {
+                want.insert((n.address, None), pw.clone());
+            }
+        }
+        for r in &self.cfg.router.listen_ranges {
+            let pw = self
+                .cfg
+                .peer_groups
+                .get(&r.peer_group)
+                .and_then(|g| g.password.clone());
+            if let Some(pw) = pw {
+                want.insert((r.prefix.addr(), Some(r.prefix.prefix_len())), pw);
+            }
+        }
+        let old = std::mem::take(&mut self.md5_keys);
+        for (addr, len) in old.keys().filter(|k| !want.contains_key(k)) {
+            self.set_listener_md5(*addr, *len, None);
+        }
+        for ((addr, len), pw) in &want {
+            if old.get(&(*addr, *len)) != Some(pw) {
+                self.set_listener_md5(*addr, *len, Some(pw));
+            }
+        }
+        self.md5_keys = want;
+    }
+
+    fn set_listener_md5(&self, addr: IpAddr, len: Option<u8>, key: Option<&str>) {
+        for l in &self.listeners {
+            let Ok(local) = l.local_addr() else { continue };
+            // A key only goes on listeners of its family (IPv4 ones on IPv4 listeners:
+            // ours are IPv6-only).
+            if local.is_ipv4() != addr.is_ipv4() {
+                continue;
+            }
+            if let Err(e) = sockopt::set_md5(&**l, addr, len, key.map(str::as_bytes)) {
+                error!(peer = %addr, %local, %e, "cannot set the TCP MD5 key on the listener");
+            }
+        }
+    }
+
     /// The peer id of a configured neighbor (by address or interface).
     fn peer_id(&self, n: &Neighbor) -> Option<PeerId> {
         self.peers
@@ -590,7 +648,12 @@ fn session_spec(cfg: &RouterConfig, n: &Neighbor, id: PeerId) -> SessionSpec {
         remote: SocketAddr::new(n.address, n.port),
         local_addr: n.local_address,
         passive: n.passive,
-        ttl: is_external(cfg, n).then(|| n.ebgp_multihop.unwrap_or(1)),
+        ttl: match n.ttl_security {
+            Some(_) => Some(255),
+            None => is_external(cfg, n).then(|| n.ebgp_multihop.unwrap_or(1)),
+        },
+        min_ttl: n.ttl_security.map(|hops| 255 - (hops - 1)),
+        password: n.password.clone(),
         params,
         connect_retry: n.connect_retry.unwrap_or(cfg.router.connect_retry),
         shutdown: n.shutdown_message().map(str::to_string),

@@ -108,6 +108,7 @@ impl Actor {
                 }
             }
         }
+        self.sync_md5();
         self.reload_dynamic(&new_n, &mut notes);
         for n in &new_n {
             let Some(o) = find(&old_n, n) else {

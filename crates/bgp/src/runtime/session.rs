@@ -31,8 +31,13 @@ pub struct SessionSpec {
     pub local_addr: Option<IpAddr>,
     /// Wait for the peer to connect.
     pub passive: bool,
-    /// IP TTL / hop limit of the session's packets (eBGP: 1 unless multihop).
+    /// IP TTL / hop limit of the session's packets (eBGP: 1 unless multihop; 255 with
+    /// GTSM).
     pub ttl: Option<u8>,
+    /// GTSM (RFC 5082): the lowest TTL accepted from the peer.
+    pub min_ttl: Option<u8>,
+    /// TCP MD5 signature key (RFC 2385).
+    pub password: Option<String>,
     /// OPEN parameters.
     pub params: SessionParams,
     /// ConnectRetry time in seconds.
@@ -160,6 +165,11 @@ impl Conn {
         let _ = stream.set_nodelay(true);
         if let Some(ttl) = spec.ttl {
             set_ttl(&stream, ttl);
+        }
+        if let Some(min) = spec.min_ttl {
+            if let Err(e) = super::sockopt::set_min_ttl(&stream, min) {
+                warn!(%e, "cannot set the minimum TTL {min} (GTSM)");
+            }
         }
         self.local = stream.local_addr().ok();
         self.remote = stream.peer_addr().ok();
@@ -576,10 +586,8 @@ async fn step(
     for a in actions {
         match a {
             Action::Connect => {
-                let remote = spec.remote;
-                let local = spec.local_addr;
-                conns[i].connecting =
-                    Some(tokio::spawn(async move { connect(remote, local).await }));
+                let spec = spec.clone();
+                conns[i].connecting = Some(tokio::spawn(async move { connect(&spec).await }));
             }
             Action::Disconnect => conns[i].detach(),
             Action::SendOpen(o) => {
@@ -690,13 +698,25 @@ async fn resolve_collision(
     Box::pin(step(conns, loser, Event::OpenCollisionDump, spec, to_actor)).await;
 }
 
-async fn connect(remote: SocketAddr, local: Option<IpAddr>) -> std::io::Result<TcpStream> {
+/// Opens our connection: the MD5 key and the TTL are set before the SYN.
+async fn connect(spec: &SessionSpec) -> std::io::Result<TcpStream> {
+    let remote = spec.remote;
     let sock = match remote {
         SocketAddr::V4(_) => TcpSocket::new_v4()?,
         SocketAddr::V6(_) => TcpSocket::new_v6()?,
     };
-    if let Some(l) = local {
+    if let Some(l) = spec.local_addr {
         sock.bind(SocketAddr::new(l, 0))?;
+    }
+    if let Some(key) = &spec.password {
+        super::sockopt::set_md5(&sock, remote.ip(), None, Some(key.as_bytes()))?;
+    }
+    if let Some(ttl) = spec.ttl {
+        let s = socket2::SockRef::from(&sock);
+        match remote {
+            SocketAddr::V6(_) => s.set_unicast_hops_v6(u32::from(ttl))?,
+            SocketAddr::V4(_) => s.set_ttl(u32::from(ttl))?,
+        }
     }
     tokio::time::timeout(Duration::from_secs(10), sock.connect(remote))
         .await
