@@ -21,3 +21,4 @@ mod frr;
 mod gobgp;
 mod malformed;
 mod openbgpd;
+mod transit;

@@ -421,8 +421,12 @@ pub(crate) fn hard_resets_bring_the_session_and_routes_back(test: &str, kind: Ki
         .last_error(d)
         .expect("neighbor")
         .unwrap_or_default();
+    // Usually "sent Cease/Administrative Reset (6/4)"; but bgplane reconnects within
+    // milliseconds, and FRR, still clearing the old session, may refuse that first new
+    // connection with Cease/Connection Collision Resolution (6/7), which then is the last
+    // error (bgplane connects again after its 1 s idle hold).
     assert!(
-        err.contains("sent") && err.contains("Cease"),
+        err.contains("Cease"),
         "bgplane's hard reset sends a Cease: last_error {err:?}"
     );
     p.wait_established();

@@ -216,7 +216,13 @@ impl Daemon for Gobgp {
     }
 
     fn hard_reset(&mut self, peer: IpAddr) {
-        self.gobgp(&["neighbor", &peer.to_string(), "reset"])
+        // `neighbor ADDR reset` (Cease/Administrative Reset) keeps GoBGP 3.10 in Idle
+        // for 30 s, refusing bgplane's connections, whatever idle-hold-time-after-reset
+        // says; disable + enable (Cease/Administrative Shutdown) is back in a second.
+        let addr = peer.to_string();
+        self.gobgp(&["neighbor", &addr, "disable"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        self.gobgp(&["neighbor", &addr, "enable"])
             .unwrap_or_else(|e| panic!("{e}"));
     }
 
