@@ -15,6 +15,7 @@
 mod harness;
 mod scenarios;
 
+mod attributes;
 mod bird;
 mod edge;
 mod frr;
