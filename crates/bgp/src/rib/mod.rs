@@ -7,7 +7,7 @@ pub mod table;
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use bgp_wire::{Ipv4Prefix, Ipv6Prefix, Prefix};
+use bgp_wire::{Family, Ipv4Prefix, Ipv6Prefix, Prefix};
 
 use self::attrs::NextHop;
 use self::decision::{Candidate, DecisionOptions};
@@ -135,20 +135,23 @@ impl Rib {
     /// Removes every path of `peer` matching `filter` (all of them with `|_| true`),
     /// returning the prefixes that lost a path.
     pub fn remove_peer(&mut self, peer: PeerId, filter: impl Fn(&Path) -> bool) -> Vec<Prefix> {
-        self.remove_peer_counted(peer, filter).0
+        self.remove_peer_counted(peer, None, filter).0
     }
 
-    /// [`remove_peer`](Self::remove_peer), also returning how many removed paths were
-    /// eligible (accepted by import policy).
+    /// [`remove_peer`](Self::remove_peer) within one family (or all), also returning how
+    /// many removed paths were eligible (accepted by import policy).
     pub fn remove_peer_counted(
         &mut self,
         peer: PeerId,
+        family: Option<Family>,
         filter: impl Fn(&Path) -> bool,
     ) -> (Vec<Prefix>, usize) {
         let mut accepted = 0usize;
         let mut touched = Vec::new();
         let mut released: Vec<(AttrId, bool)> = Vec::new();
-        for (p, d) in self.v4.iter_mut() {
+        let v4 = family.is_none_or(|f| f == Family::IPV4_UNICAST);
+        let v6 = family.is_none_or(|f| f == Family::IPV6_UNICAST);
+        for (p, d) in self.v4.iter_mut().filter(|_| v4) {
             if d.paths
                 .as_slice()
                 .iter()
@@ -158,7 +161,7 @@ impl Rib {
                 touched.push(Prefix::V4(*p));
             }
         }
-        for (p, d) in self.v6.iter_mut() {
+        for (p, d) in self.v6.iter_mut().filter(|_| v6) {
             if d.paths
                 .as_slice()
                 .iter()

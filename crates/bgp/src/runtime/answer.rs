@@ -151,6 +151,7 @@ fn clear(a: &mut Actor, address: Option<std::net::IpAddr>, soft: Option<Soft>) -
         match soft {
             None => {
                 let n = Notification::new(codes::CEASE, cease::ADMIN_RESET, vec![]);
+                let n = a.admin_notification(id, n);
                 let _ = rt.tx.try_send(ToSession::Stop(Some(n)));
                 if rt.cfg.shutdown_message().is_none() {
                     let _ = rt.tx.try_send(ToSession::Start);

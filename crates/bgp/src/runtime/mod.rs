@@ -8,6 +8,7 @@ mod kernel;
 mod metrics;
 mod origin;
 mod reload;
+mod restart;
 pub mod session;
 mod sockopt;
 
@@ -79,6 +80,7 @@ enum Control {
     Shutdown(oneshot::Sender<()>),
     Kernel(Box<rtnetlink::packet_route::RouteNetlinkMessage>),
     FibDone(fib::Stats),
+    GrTimer(PeerId, restart::GrTimer, u64),
 }
 
 /// Bytes handed to a session per round; the next round starts when they are written.
@@ -96,6 +98,8 @@ struct PeerRt {
     next_send: Option<Instant>,
     /// Accepted from a listen range: removed when its session ends.
     dynamic: bool,
+    /// Invalidates graceful-restart timers started before the last session change.
+    gr_generation: u64,
 }
 
 struct Actor {
@@ -111,6 +115,11 @@ struct Actor {
     listeners: Vec<std::sync::Arc<TcpListener>>,
     /// MD5 keys set on the listeners, by peer address and range length.
     md5_keys: HashMap<(IpAddr, Option<u8>), String>,
+    /// Our own control channel (timers).
+    ctl: mpsc::Sender<Control>,
+    /// Restarting (our routes of a previous run are in the kernel): advertisements wait
+    /// until this time at most.
+    restarting: Option<Instant>,
 }
 
 /// Runs the router until SIGINT/SIGTERM. Blocks the calling thread.
@@ -211,6 +220,7 @@ async fn run_async(cfg: RouterConfig, options: Options) -> Result<(), RouterErro
     let fib_start = Some(kernel::start(cfg.router.fib, !options.no_fib, ctl_tx.clone()).await?);
     // The actor on its own thread.
     let handle = tokio::runtime::Handle::current();
+    let ctl = ctl_tx.clone();
     let actor_thread = std::thread::Builder::new()
         .name("bgplane-rib".into())
         .spawn(move || {
@@ -221,7 +231,7 @@ async fn run_async(cfg: RouterConfig, options: Options) -> Result<(), RouterErro
                 Ok(rt) => rt,
                 Err(e) => return error!(%e, "cannot start the RIB thread"),
             };
-            let mut actor = Actor::new(cfg, options, policies, handle, session_tx, fib_start);
+            let mut actor = Actor::new(cfg, options, policies, handle, session_tx, ctl, fib_start);
             actor.listeners = listeners;
             actor.sync_md5();
             rt.block_on(actor.run(session_rx, ctl_rx));
@@ -279,9 +289,15 @@ impl Actor {
         policies: Policies,
         handle: tokio::runtime::Handle,
         to_actor: mpsc::Sender<FromSession>,
+        ctl: mpsc::Sender<Control>,
         fib_start: Option<kernel::FibStart>,
     ) -> Self {
         let mut speaker = Speaker::new(speaker_config(&cfg));
+        let gr = &cfg.router.graceful_restart;
+        let restarting = fib_start
+            .as_ref()
+            .filter(|f| gr.enabled && f.write && !f.own.is_empty())
+            .map(|_| Instant::now() + Duration::from_secs(gr.restart_time.into()));
         let fib = fib_start.map(|start| {
             let state = std::rc::Rc::new(std::cell::RefCell::new(start.kernel.clone()));
             if start.write {
@@ -301,6 +317,8 @@ impl Actor {
             policies,
             listeners: Vec::new(),
             md5_keys: HashMap::new(),
+            ctl,
+            restarting,
         };
         a.speaker
             .set_policies(crate::policy_adapter::all(&a.policies, cfg.router.asn));
@@ -355,6 +373,9 @@ impl Actor {
 
     /// Hands every session with credit its next batch of UPDATEs.
     fn pump(&mut self) {
+        if self.deferring() {
+            return;
+        }
         let now = Instant::now();
         let mrai = self.mrai();
         let ids: Vec<PeerId> = self
@@ -403,6 +424,7 @@ impl Actor {
             } => {
                 let addrs = addrs::of_interface(local.ip());
                 self.speaker.peer_up(id, *negotiated, local, remote, addrs);
+                self.session_up(id);
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.state = State::Established;
                     p.since = Instant::now();
@@ -419,7 +441,7 @@ impl Actor {
                     p.credit = false;
                 }
                 if was_established {
-                    self.speaker.peer_down(id);
+                    self.session_down(id, &reason);
                 }
                 if self.peers.get(&id).is_some_and(|p| p.dynamic) {
                     let n = Notification::new(codes::CEASE, cease::PEER_DECONFIGURED, vec![]);
@@ -467,20 +489,17 @@ impl Actor {
             Control::Shutdown(_) => {}
             Control::Kernel(m) => self.on_kernel(&m),
             Control::FibDone(stats) => self.fib_done(stats),
+            Control::GrTimer(id, kind, generation) => self.gr_timer(id, kind, generation),
         }
     }
 
     fn shutdown(&mut self) {
-        let n = Notification::new(codes::CEASE, cease::ADMIN_SHUTDOWN, vec![]);
-        for p in self.peers.values() {
-            let _ = p.tx.try_send(ToSession::Stop(Some(n.clone())));
-            let _ = p.tx.try_send(ToSession::Exit);
-        }
+        self.shutdown_sessions();
     }
 
     fn add_neighbor(&mut self, n: Neighbor) -> PeerId {
         let id = self.speaker.add_peer(peer_spec(&self.cfg, &n));
-        let spec = session_spec(&self.cfg, &n, id);
+        let spec = session_spec(&self.cfg, &n, id, self.graceful_restart_params());
         let (tx, rx) = mpsc::channel(64);
         let to_actor = self.to_actor.clone();
         self.handle.spawn(session::run(spec, rx, to_actor));
@@ -495,6 +514,7 @@ impl Actor {
                 credit: false,
                 next_send: None,
                 dynamic: false,
+                gr_generation: 0,
             },
         );
         id
@@ -575,6 +595,7 @@ impl Actor {
     }
 
     fn remove_neighbor(&mut self, id: PeerId, n: Notification) {
+        let n = self.admin_notification(id, n);
         if let Some(p) = self.peers.remove(&id) {
             let _ = p.tx.try_send(ToSession::Stop(Some(n)));
             let _ = p.tx.try_send(ToSession::Exit);
@@ -627,6 +648,7 @@ fn peer_spec(cfg: &RouterConfig, n: &Neighbor) -> PeerSpec {
     s.next_hop_self = n.next_hop_self;
     s.rr_client = n.route_reflector_client;
     s.default_originate = n.default_originate;
+    s.graceful_restart = cfg.router.graceful_restart.enabled;
     s.allowas_in = n.allowas_in;
     s.max_prefix = n.max_prefix.map(|m| PrefixLimit {
         limit: m.limit,
@@ -635,7 +657,12 @@ fn peer_spec(cfg: &RouterConfig, n: &Neighbor) -> PeerSpec {
     s
 }
 
-fn session_spec(cfg: &RouterConfig, n: &Neighbor, id: PeerId) -> SessionSpec {
+fn session_spec(
+    cfg: &RouterConfig,
+    n: &Neighbor,
+    id: PeerId,
+    gr: Option<crate::negotiate::GracefulRestart>,
+) -> SessionSpec {
     let local_asn = n.local_as.unwrap_or(cfg.router.asn);
     let mut params = SessionParams::new(local_asn, cfg.router.router_id, remote_as(n.remote_as));
     params.hold_time = n.hold_time.unwrap_or(cfg.router.hold_time);
@@ -643,6 +670,7 @@ fn session_spec(cfg: &RouterConfig, n: &Neighbor, id: PeerId) -> SessionSpec {
     params.families = n.families();
     params.extended_message = true;
     params.hostname = hostname();
+    params.graceful_restart = gr;
     SessionSpec {
         id,
         remote: SocketAddr::new(n.address, n.port),

@@ -206,6 +206,7 @@ impl Actor {
                 } else {
                     Notification::shutdown(cease::ADMIN_SHUTDOWN, msg)
                 };
+                let note = self.admin_notification(id, note);
                 let _ = rt.tx.try_send(ToSession::Stop(Some(note)));
                 notes.push(format!("neighbor {}: shut down", n.key()));
             }

@@ -63,6 +63,9 @@ pub enum ToSession {
     RouteRefresh(Family),
     /// End the task.
     Exit,
+    /// End the task and close the connections without a NOTIFICATION, as a crash would:
+    /// a peer without RFC 8538 support then keeps our routes (graceful restart).
+    ExitSilently,
 }
 
 /// Reports to the actor.
@@ -264,6 +267,12 @@ pub async fn run(
             Wake::Cmd(Some(cmd)) => match cmd {
                 ToSession::Exit => {
                     step(&mut conns, 0, Event::ManualStop(None), &spec, &to_actor).await;
+                    break;
+                }
+                ToSession::ExitSilently => {
+                    for c in conns.iter_mut() {
+                        c.detach();
+                    }
                     break;
                 }
                 ToSession::Incoming(stream) => {

@@ -7,6 +7,7 @@
 
 mod fibfeed;
 mod receive;
+pub mod restart;
 mod send;
 pub mod show;
 
@@ -91,6 +92,9 @@ pub struct PeerSpec {
     pub rr_client: bool,
     /// Prefix limit.
     pub max_prefix: Option<PrefixLimit>,
+    /// Graceful restart (RFC 4724) is on: the peer's routes are kept through a restart of
+    /// its session when it announced the capability.
+    pub graceful_restart: bool,
     /// Our AS may appear this many times in received paths.
     pub allowas_in: u8,
     /// Send the peer a default route (0.0.0.0/0, ::/0) whatever the RIB holds (FRR's
@@ -111,6 +115,7 @@ impl PeerSpec {
             next_hop_self: false,
             rr_client: false,
             max_prefix: None,
+            graceful_restart: false,
             allowas_in: 0,
             default_originate: false,
         }
@@ -173,6 +178,8 @@ pub struct Peer {
     pub counters: Counters,
     /// Whether the prefix-limit warning was already logged.
     limit_warned: bool,
+    /// Its routes kept, stale, after the session ended (graceful restart, RFC 4724 §4.2).
+    pub retained: Option<restart::Retained>,
 }
 
 /// Why no more output is produced for a peer right now.
@@ -236,17 +243,18 @@ struct Ctx<'a> {
 impl DecisionContext for Ctx<'_> {
     fn peer(&self, id: PeerId) -> PeerFacts {
         match self.peers.get(usize::from(id)).and_then(|p| p.as_ref()) {
-            Some(p) => PeerFacts {
-                router_id: p
-                    .session
-                    .as_ref()
-                    .map_or(Ipv4Addr::UNSPECIFIED, |s| s.negotiated.peer_id),
-                address: p.spec.address,
-                external: p
-                    .session
-                    .as_ref()
-                    .is_some_and(|s| s.negotiated.is_external()),
-            },
+            Some(p) => {
+                let (router_id, external) = match (&p.session, &p.retained) {
+                    (Some(s), _) => (s.negotiated.peer_id, s.negotiated.is_external()),
+                    (None, Some(r)) => (r.peer_id, r.external),
+                    (None, None) => (Ipv4Addr::UNSPECIFIED, false),
+                };
+                PeerFacts {
+                    router_id,
+                    address: p.spec.address,
+                    external,
+                }
+            }
             None => PeerFacts {
                 router_id: self.cfg.router_id,
                 address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -323,6 +331,7 @@ impl Speaker {
             session: None,
             counters: Counters::default(),
             limit_warned: false,
+            retained: None,
         };
         if let Some(i) = self.peers.iter().skip(1).position(|p| p.is_none()) {
             self.peers[i + 1] = Some(peer);
@@ -429,6 +438,7 @@ impl Speaker {
         remote: SocketAddr,
         addrs: LocalAddrs,
     ) {
+        self.restart_up(id, &negotiated);
         let Some(p) = self.peer(id) else { return };
         let key = group_key(&self.cfg, &p.spec, &negotiated, local, &addrs);
         let families = negotiated.families.clone();
@@ -510,7 +520,13 @@ impl Speaker {
     /// A session left Established: its routes are withdrawn and it leaves its group.
     pub fn peer_down(&mut self, id: PeerId) {
         let Some(p) = self.peer_mut(id) else { return };
-        let Some(s) = p.session.take() else { return };
+        let had_retained = p.retained.take().is_some();
+        let Some(s) = p.session.take() else {
+            if had_retained {
+                self.flush_stale(id);
+            }
+            return;
+        };
         p.counters.received = [0, 0];
         p.counters.accepted = [0, 0];
         self.leave_group(id, s.out.group);
@@ -680,12 +696,18 @@ impl Speaker {
             return (Source::Local, self.cfg.router_id);
         }
         match self.peer(peer) {
-            Some(p) => match &p.session {
-                Some(s) if s.negotiated.is_external() => (Source::External, s.negotiated.peer_id),
-                Some(s) if p.spec.rr_client => (Source::InternalClient, s.negotiated.peer_id),
-                Some(s) => (Source::Internal, s.negotiated.peer_id),
-                None => (Source::Internal, Ipv4Addr::UNSPECIFIED),
-            },
+            Some(p) => {
+                let (external, id) = match (&p.session, &p.retained) {
+                    (Some(s), _) => (s.negotiated.is_external(), s.negotiated.peer_id),
+                    (None, Some(r)) => (r.external, r.peer_id),
+                    (None, None) => (false, Ipv4Addr::UNSPECIFIED),
+                };
+                match (external, p.spec.rr_client) {
+                    (true, _) => (Source::External, id),
+                    (false, true) => (Source::InternalClient, id),
+                    (false, false) => (Source::Internal, id),
+                }
+            }
             None => (Source::Internal, Ipv4Addr::UNSPECIFIED),
         }
     }

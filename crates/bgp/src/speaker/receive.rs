@@ -278,14 +278,14 @@ impl Speaker {
         self.sweep_stale(id, family);
     }
 
-    fn sweep_stale(&mut self, id: PeerId, family: Family) {
+    pub(super) fn sweep_stale(&mut self, id: PeerId, family: Family) {
         let fam_of = |p: &bgp_wire::Prefix| match p {
             bgp_wire::Prefix::V4(_) => Family::IPV4_UNICAST,
             bgp_wire::Prefix::V6(_) => Family::IPV6_UNICAST,
         };
         let (touched, accepted) = self
             .rib
-            .remove_peer_counted(id, |p| p.flags & path_flags::STALE != 0);
+            .remove_peer_counted(id, Some(family), |p| p.flags & path_flags::STALE != 0);
         let fi = family_index(family);
         let removed = touched.iter().filter(|p| fam_of(p) == family).count() as u64;
         if let Some(p) = self.peer_mut(id) {
@@ -376,7 +376,7 @@ impl Speaker {
     }
 }
 
-fn mark_stale(d: &mut crate::rib::table::Dest, peer: PeerId) {
+pub(super) fn mark_stale(d: &mut crate::rib::table::Dest, peer: PeerId) {
     for p in d.paths.as_mut_slice() {
         if p.peer == peer {
             p.flags |= path_flags::STALE;
