@@ -145,6 +145,11 @@ impl FibState {
         }
     }
 
+    /// The kernel's state, shared.
+    pub(super) fn kernel_state(&self) -> Rc<RefCell<KernelState>> {
+        self.kernel.clone()
+    }
+
     /// The subnets of the interfaces (for `redistribute connected`).
     pub(super) fn connected(&self) -> Vec<Prefix> {
         self.kernel.borrow().connected()
@@ -308,6 +313,7 @@ impl Actor {
             }
             self.sync_statics();
             self.sync_origination();
+            self.sync_unnumbered();
         }
         let Some(f) = self.fib.as_mut() else { return };
         if f.write

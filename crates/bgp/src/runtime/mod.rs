@@ -11,6 +11,7 @@ mod reload;
 mod restart;
 pub mod session;
 mod sockopt;
+mod unnumbered;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -81,6 +82,8 @@ enum Control {
     Kernel(Box<rtnetlink::packet_route::RouteNetlinkMessage>),
     FibDone(fib::Stats),
     GrTimer(PeerId, restart::GrTimer, u64),
+    /// A router advertisement heard on the link of an unnumbered neighbor.
+    LinkPeer(String, std::net::Ipv6Addr),
 }
 
 /// Bytes handed to a session per round; the next round starts when they are written.
@@ -120,6 +123,8 @@ struct Actor {
     /// Restarting (our routes of a previous run are in the kernel): advertisements wait
     /// until this time at most.
     restarting: Option<Instant>,
+    /// The links of unnumbered neighbors.
+    links: unnumbered::Links,
 }
 
 /// Runs the router until SIGINT/SIGTERM. Blocks the calling thread.
@@ -319,11 +324,13 @@ impl Actor {
             md5_keys: HashMap::new(),
             ctl,
             restarting,
+            links: Default::default(),
         };
         a.speaker
             .set_policies(crate::policy_adapter::all(&a.policies, cfg.router.asn));
         a.sync_statics();
         a.sync_origination();
+        a.sync_unnumbered();
         for n in cfg.neighbors() {
             a.add_neighbor(n);
         }
@@ -476,7 +483,11 @@ impl Actor {
                     Some(p) => {
                         let _ = p.tx.try_send(ToSession::Incoming(stream));
                     }
-                    None => self.accept_dynamic(ip, stream),
+                    None => {
+                        if let Some(stream) = self.accept_unnumbered(stream, remote) {
+                            self.accept_dynamic(ip, stream);
+                        }
+                    }
                 }
             }
             Control::Api((req, reply)) => {
@@ -490,6 +501,7 @@ impl Actor {
             Control::Kernel(m) => self.on_kernel(&m),
             Control::FibDone(stats) => self.fib_done(stats),
             Control::GrTimer(id, kind, generation) => self.gr_timer(id, kind, generation),
+            Control::LinkPeer(ifname, addr) => self.link_peer(&ifname, addr),
         }
     }
 
@@ -497,9 +509,21 @@ impl Actor {
         self.shutdown_sessions();
     }
 
-    fn add_neighbor(&mut self, n: Neighbor) -> PeerId {
+    fn add_neighbor(&mut self, mut n: Neighbor) -> PeerId {
+        // An unnumbered neighbor: its address once heard on the link.
+        let link = n.interface.as_deref().and_then(|i| self.links.get(i));
+        if let (Some(l), true) = (link, n.address.is_unspecified()) {
+            if let Some(peer) = l.peer {
+                n.address = IpAddr::V6(peer);
+            }
+        }
         let id = self.speaker.add_peer(peer_spec(&self.cfg, &n));
-        let spec = session_spec(&self.cfg, &n, id, self.graceful_restart_params());
+        let mut spec = session_spec(&self.cfg, &n, id, self.graceful_restart_params());
+        if let (Some(ifname), IpAddr::V6(ll)) = (&n.interface, n.address) {
+            if let Some(ifindex) = self.link_index(ifname) {
+                spec.remote = SocketAddr::V6(std::net::SocketAddrV6::new(ll, n.port, 0, ifindex));
+            }
+        }
         let (tx, rx) = mpsc::channel(64);
         let to_actor = self.to_actor.clone();
         self.handle.spawn(session::run(spec, rx, to_actor));
@@ -671,11 +695,14 @@ fn session_spec(
     params.extended_message = true;
     params.hostname = hostname();
     params.graceful_restart = gr;
+    // RFC 8950: IPv4 routes over an unnumbered (IPv6 link-local) session.
+    params.extended_nexthop = n.interface.is_some();
     SessionSpec {
         id,
         remote: SocketAddr::new(n.address, n.port),
         local_addr: n.local_address,
-        passive: n.passive,
+        // An unnumbered neighbor not heard yet can only be waited for.
+        passive: n.passive || n.address.is_unspecified(),
         ttl: match n.ttl_security {
             Some(_) => Some(255),
             None => is_external(cfg, n).then(|| n.ebgp_multihop.unwrap_or(1)),

@@ -109,6 +109,7 @@ impl Actor {
             }
         }
         self.sync_md5();
+        self.sync_unnumbered();
         self.reload_dynamic(&new_n, &mut notes);
         for n in &new_n {
             let Some(o) = find(&old_n, n) else {
