@@ -15,9 +15,10 @@ use crate::harness::bgplane::Bgplane;
 use crate::harness::daemon::routes;
 use crate::harness::peer::{self, ty, wire, RawPeer, RecvError};
 use crate::harness::scripted::{
-    bgplane, bgplane_with, established_peer, established_peer_with, secs, BGPLANE_ID, PEER_AS,
+    bgplane, bgplane_extra, bgplane_with, established_peer, established_peer_with, secs,
+    BGPLANE_ID, PEER_AS,
 };
-use crate::harness::{timeouts, Lab};
+use crate::harness::{holds_for, timeouts, Lab};
 
 /// What became of one connection of the collision.
 #[derive(Debug, Default)]
@@ -335,4 +336,73 @@ fn enhanced_route_refresh_is_answered_with_borr_the_routes_and_eorr() {
         ["BoRR", "route", "EoRR"],
         "RFC 7313 §4: BoRR, the routes, then EoRR"
     );
+}
+
+/// Under `ttl-security: 1`, a peer whose packets arrive with TTL 64 connects and sends its
+/// OPEN after `delay`: bgplane must never take that OPEN (RFC 5082 §3).
+fn gtsm_refuses(test: &str, delay: Duration) {
+    let Some(lab) = Lab::new(test, &[]) else {
+        return;
+    };
+    let (a, b) = (lab.netns("a"), lab.netns("b"));
+    let link = lab.link(&a, &b);
+    let bg = bgplane_extra(&lab, &a, &[(&link, PEER_AS)], &["ttl-security: 1"]);
+    let addr = IpAddr::V4(link.b4);
+    let to = SocketAddr::new(IpAddr::V4(link.a4), 179);
+    // bgplane completes the handshake and may send its own OPEN; what matters is that the
+    // peer's OPEN is never taken: no KEEPALIVE, no OpenConfirm.
+    if let Ok(s) = peer::try_connect(&b, to, secs(2)) {
+        let mut p = RawPeer::new(s, "TTL-64 peer");
+        std::thread::sleep(delay);
+        p.send(&peer::open(PEER_AS, 9, link.b4));
+        let deadline = Instant::now() + secs(3);
+        loop {
+            match p.recv(deadline.saturating_duration_since(Instant::now())) {
+                Ok(m) if m.ty == ty::OPEN => {}
+                Ok(m) => panic!(
+                    "bgplane took the TTL-64 peer's OPEN (sent {delay:?} after connecting): \
+                     message type {} came back",
+                    m.ty
+                ),
+                Err(RecvError::Timeout) | Err(RecvError::Closed) => break,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    }
+    holds_for("no session under GTSM", secs(1), || {
+        match bg.state(addr)?.as_str() {
+            "Established" | "OpenConfirm" => Err("the TTL-64 peer got a session".into()),
+            _ => Ok(()),
+        }
+    });
+}
+
+#[test]
+fn ttl_security_ignores_the_open_of_a_ttl_64_peer_sent_after_the_handshake() {
+    gtsm_refuses("gtsm-late", Duration::from_millis(500));
+}
+
+#[test]
+#[ignore = "bgplane bug: IP_MINTTL is set on the accepted socket only, after accept(), so data a TTL-64 peer sends right after the handshake is already queued and taken"]
+fn ttl_security_ignores_the_open_of_a_ttl_64_peer_sent_at_once() {
+    gtsm_refuses("gtsm-now", Duration::ZERO);
+}
+
+#[test]
+fn tcp_md5_gives_no_connection_to_a_peer_without_the_password() {
+    let Some(lab) = Lab::new("md5-no", &[]) else {
+        return;
+    };
+    let (a, b) = (lab.netns("a"), lab.netns("b"));
+    let link = lab.link(&a, &b);
+    let bg = bgplane_extra(&lab, &a, &[(&link, PEER_AS)], &["password: \"secret\""]);
+    // RFC 2385 §2: segments without the expected digest are dropped, SYN included.
+    let to = SocketAddr::new(IpAddr::V4(link.a4), 179);
+    let r = peer::try_connect(&b, to, secs(3));
+    assert!(
+        r.is_err(),
+        "a connection without an MD5 signature was accepted: {r:?}"
+    );
+    let state = bg.state(IpAddr::V4(link.b4)).expect("neighbor");
+    assert_ne!(state, "Established");
 }

@@ -24,13 +24,22 @@ pub(crate) struct Session {
     pub(crate) internal: bool,
     /// bgplane connects and the daemon is passive; otherwise the other way round.
     pub(crate) bgplane_connects: bool,
+    /// TCP MD5 signatures (RFC 2385) with [`PASSWORD`] on both sides.
+    pub(crate) md5: bool,
+    /// GTSM (RFC 5082), one hop, on both sides.
+    pub(crate) gtsm: bool,
 }
 
 /// eBGP, bgplane connecting: what most scenarios use.
 pub(crate) const EBGP: Session = Session {
     internal: false,
     bgplane_connects: true,
+    md5: false,
+    gtsm: false,
 };
+
+/// The TCP MD5 password of secure sessions.
+pub(crate) const PASSWORD: &str = "bgi-md5-Secret";
 
 /// bgplane and one daemon, joined by one link. Fields drop in order: bgplane, then the
 /// daemon, then the lab (namespaces, directory).
@@ -72,9 +81,17 @@ impl Pair {
             passive: s.bgplane_connects,
             hold_time: 9,
             routes: routes::DAEMON.to_vec(),
+            password: s.md5.then(|| PASSWORD.to_string()),
+            gtsm: s.gtsm,
         };
         let mut nb = NeighborConf::new(link.b4, peer_as);
         nb.passive = !s.bgplane_connects;
+        if s.md5 {
+            nb.extra.push(format!("password: {PASSWORD:?}"));
+        }
+        if s.gtsm {
+            nb.extra.push("ttl-security: 1".into());
+        }
         let conf = BgplaneConf {
             asn: BGPLANE_AS,
             router_id: Ipv4Addr::new(10, 0, 0, 1),

@@ -33,6 +33,8 @@ fn spec(link: &Link, asn: u32, id: u8, routes: Vec<RouteSpec>) -> DaemonSpec {
         passive: true,
         hold_time: 9,
         routes,
+        password: None,
+        gtsm: false,
     }
 }
 

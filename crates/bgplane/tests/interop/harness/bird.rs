@@ -47,7 +47,13 @@ fn config(spec: &DaemonSpec) -> String {
     }
     // iBGP is multihop with recursive next hops by default, which needs an IGP route to
     // the link: `direct` makes it a directly connected session.
-    let direct = if spec.internal() { "  direct;\n" } else { "" };
+    let mut direct = if spec.internal() { "  direct;\n" } else { "" }.to_string();
+    if let Some(pw) = &spec.password {
+        direct += &format!("  password \"{pw}\";\n");
+    }
+    if spec.gtsm {
+        direct += "  ttl security on;\n";
+    }
     c += &format!(
         "protocol bgp {PROTO} {{\n  local {} as {};\n  neighbor {} as {};\n  \
          hold time {};\n  connect retry time 1;\n  error wait time 1, 5;\n{}{direct}  \

@@ -153,6 +153,10 @@ pub(crate) struct DaemonSpec {
     pub(crate) hold_time: u16,
     /// Routes to originate.
     pub(crate) routes: Vec<RouteSpec>,
+    /// TCP MD5 password (RFC 2385).
+    pub(crate) password: Option<String>,
+    /// GTSM (RFC 5082), directly connected: TTL 255 out, only 255 accepted.
+    pub(crate) gtsm: bool,
 }
 
 impl DaemonSpec {

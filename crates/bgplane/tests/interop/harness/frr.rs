@@ -76,6 +76,12 @@ fn config(spec: &DaemonSpec) -> String {
         (spec.hold_time / 3).max(1),
         spec.hold_time
     );
+    if let Some(pw) = &spec.password {
+        c += &format!(" neighbor {n} password {pw}\n");
+    }
+    if spec.gtsm {
+        c += &format!(" neighbor {n} ttl-security hops 1\n");
+    }
     if spec.passive {
         c += &format!(" neighbor {n} passive\n");
     }
@@ -244,9 +250,10 @@ impl Daemon for Frr {
     fn refresh_ignored(&mut self, peer: IpAddr) -> Option<String> {
         // FRR 8.4 drops a ROUTE-REFRESH from a peer with the enhanced route refresh
         // capability until it has sent that peer an End-of-RIB, and it sends End-of-RIB
-        // only to peers that announced the graceful restart capability: bgplane announces
-        // the former, not the latter, so FRR never answers bgplane's refresh requests
+        // only to peers that announced the graceful restart capability
         // (bgp_route_refresh_receive: "rcvd route-refresh (REQUEST) ... before EoR").
+        // bgplane builds that announce enhanced route refresh without graceful restart
+        // never get an answer from FRR 8.4.
         let log = std::fs::read_to_string(&self.log).ok()?;
         let needle = format!("{peer}(");
         log.lines()

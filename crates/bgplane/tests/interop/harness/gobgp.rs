@@ -20,6 +20,21 @@ pub(crate) struct Gobgp {
 }
 
 fn config(spec: &DaemonSpec) -> String {
+    let mut c = base_config(spec);
+    if let Some(pw) = &spec.password {
+        c = c.replacen(
+            "    peer-as",
+            &format!("    auth-password = {pw:?}\n    peer-as"),
+            1,
+        );
+    }
+    if spec.gtsm {
+        c += "  [neighbors.ttl-security.config]\n    enabled = true\n    ttl-min = 255\n";
+    }
+    c
+}
+
+fn base_config(spec: &DaemonSpec) -> String {
     format!(
         "[global.config]\n  as = {}\n  router-id = \"{}\"\n  local-address-list = [\"{}\"]\n\
          [global.apply-policy.config]\n  default-import-policy = \"accept-route\"\n  \

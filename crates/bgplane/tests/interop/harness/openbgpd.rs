@@ -76,6 +76,18 @@ fn config(spec: &DaemonSpec, sock: &Path) -> String {
         spec.hold_time,
         if spec.passive { "  passive\n" } else { "" }
     );
+    let mut extra = String::new();
+    if let Some(pw) = &spec.password {
+        extra += &format!("  tcp md5sig password {pw}\n");
+    }
+    if spec.gtsm {
+        extra += "  ttl-security yes\n";
+    }
+    let c = c.replacen(
+        "  announce IPv4 unicast",
+        &format!("{extra}  announce IPv4 unicast"),
+        1,
+    );
     c
 }
 

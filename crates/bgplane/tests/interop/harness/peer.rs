@@ -88,6 +88,15 @@ pub(crate) fn connect(ns: &str, to: SocketAddr, timeout: Duration) -> TcpStream 
     }
 }
 
+/// One connection attempt from namespace `ns` to `to`, waiting up to `timeout`.
+pub(crate) fn try_connect(
+    ns: &str,
+    to: SocketAddr,
+    timeout: Duration,
+) -> std::io::Result<TcpStream> {
+    within(ns, move || TcpStream::connect_timeout(&to, timeout))
+}
+
 /// Accepts one connection within `timeout`.
 pub(crate) fn accept(l: &TcpListener, timeout: Duration) -> TcpStream {
     l.set_nonblocking(true).expect("non-blocking listener");

@@ -29,6 +29,32 @@ pub(crate) fn bgplane(
     bgplane_with(lab, ns, links, passive, hold, vec![])
 }
 
+/// [`bgplane`] with `extra` YAML keys on every neighbor (e.g. `password: "x"`).
+pub(crate) fn bgplane_extra(
+    lab: &Lab,
+    ns: &str,
+    links: &[(&Link, u32)],
+    extra: &[&str],
+) -> Bgplane {
+    let neighbors = links
+        .iter()
+        .map(|(l, asn)| {
+            let mut n = NeighborConf::new(l.b4, *asn);
+            n.passive = true;
+            n.extra = extra.iter().map(|e| e.to_string()).collect();
+            n
+        })
+        .collect();
+    let conf = BgplaneConf {
+        asn: 65000,
+        router_id: BGPLANE_ID,
+        listen: links.iter().map(|(l, _)| IpAddr::V4(l.a4)).collect(),
+        networks: vec![],
+        neighbors,
+    };
+    Bgplane::start(lab, ns, "bgplane", conf)
+}
+
 /// [`bgplane`] originating `networks`.
 pub(crate) fn bgplane_with(
     lab: &Lab,
