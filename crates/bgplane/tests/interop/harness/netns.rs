@@ -139,7 +139,8 @@ pub(crate) fn within<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send +
 }
 
 /// Deletes namespaces `bgi-<pid>-...` left by earlier test runs that were killed (their
-/// pid is gone) when nothing runs in them any more.
+/// pid is gone) when nothing runs in them any more, and those runs' empty FRR path space
+/// directories.
 pub(crate) fn clean_stale() {
     let Ok(list) = ip(&["netns", "list"]) else {
         return;
@@ -157,6 +158,26 @@ pub(crate) fn clean_stale() {
         if ip(&["netns", "pids", name]).is_ok_and(|p| p.trim().is_empty()) {
             super::say(&format!("deleting namespace {name} left by an earlier run"));
             let _ = ip(&["netns", "del", name]);
+        } else {
+            super::say(&format!(
+                "namespace {name} of a dead test run still has processes (`ip netns pids {name}`); left alone"
+            ));
+        }
+    }
+    // FRR's `-N` path spaces of dead runs: empty directories /var/run/frr/bgi-<pid>-...
+    if let Ok(rd) = std::fs::read_dir("/var/run/frr") {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name
+                .strip_prefix(PREFIX)
+                .and_then(|r| r.split('-').next())
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir(e.path());
+            }
         }
     }
 }
