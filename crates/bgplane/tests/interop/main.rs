@@ -23,3 +23,4 @@ mod gobgp;
 mod malformed;
 mod openbgpd;
 mod transit;
+mod unnumbered;

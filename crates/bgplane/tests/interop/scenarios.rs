@@ -83,6 +83,7 @@ impl Pair {
             routes: routes::DAEMON.to_vec(),
             password: s.md5.then(|| PASSWORD.to_string()),
             gtsm: s.gtsm,
+            unnumbered: None,
         };
         let mut nb = NeighborConf::new(link.b4, peer_as);
         nb.passive = !s.bgplane_connects;

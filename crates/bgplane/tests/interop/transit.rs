@@ -35,6 +35,7 @@ fn spec(link: &Link, asn: u32, id: u8, routes: Vec<RouteSpec>) -> DaemonSpec {
         routes,
         password: None,
         gtsm: false,
+        unnumbered: None,
     }
 }
 

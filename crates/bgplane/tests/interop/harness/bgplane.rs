@@ -17,6 +17,8 @@ use super::{bgplane_bin, run, timeouts, wait_for, write, Lab};
 pub(crate) struct NeighborConf {
     /// Its address.
     pub(crate) address: IpAddr,
+    /// Unnumbered: the interface it is reached on (then `address` is not written).
+    pub(crate) interface: Option<String>,
     /// `remote-as`: a number, `internal` or `external`.
     pub(crate) remote_as: String,
     /// Wait for the neighbor to connect.
@@ -36,6 +38,7 @@ impl NeighborConf {
     pub(crate) fn new(address: impl Into<IpAddr>, remote_as: u32) -> Self {
         NeighborConf {
             address: address.into(),
+            interface: None,
             remote_as: remote_as.to_string(),
             passive: false,
             hold_time: 9,
@@ -93,10 +96,14 @@ impl BgplaneConf {
         }
         y += "neighbors:\n";
         for n in &self.neighbors {
+            let name = match &n.interface {
+                Some(i) => format!("interface: {i}"),
+                None => format!("address: {}", n.address),
+            };
             let _ = writeln!(
                 y,
-                "  - address: {}\n    remote-as: {}\n    passive: {}\n    hold-time: {}\n    connect-retry: {}",
-                n.address, n.remote_as, n.passive, n.hold_time, n.connect_retry
+                "  - {name}\n    remote-as: {}\n    passive: {}\n    hold-time: {}\n    connect-retry: {}",
+                n.remote_as, n.passive, n.hold_time, n.connect_retry
             );
             if let Some(m) = &n.shutdown {
                 let _ = writeln!(y, "    shutdown: {{ message: {m:?} }}");
@@ -178,6 +185,15 @@ impl Bgplane {
             _ => None,
         };
         n.ok_or_else(|| format!("no neighbor {addr} in {v}"))
+    }
+
+    /// The only neighbor (unnumbered sessions have no configured address to ask for).
+    pub(crate) fn only_neighbor(&self) -> Result<Value, String> {
+        let v = self.json(&["show", "bgp", "neighbors"])?;
+        match v.as_array().map(Vec::as_slice) {
+            Some([n]) => Ok(n.clone()),
+            _ => Err(format!("not exactly one neighbor: {v}")),
+        }
     }
 
     /// The FSM state of a neighbor.

@@ -47,6 +47,16 @@ fn config(spec: &DaemonSpec) -> String {
     }
     // iBGP is multihop with recursive next hops by default, which needs an IGP route to
     // the link: `direct` makes it a directly connected session.
+    // Unnumbered: the neighbor is bgplane's link-local address on the interface, and
+    // IPv4 routes travel with IPv6 next hops (RFC 8950).
+    let (local, neighbor, enh) = match &spec.unnumbered {
+        Some(u) => (
+            String::new(),
+            format!("{}%{}", u.peer_ll, u.ifname),
+            " extended next hop on;",
+        ),
+        None => (format!("{} ", spec.v4), spec.peer.to_string(), ""),
+    };
     let mut direct = if spec.internal() { "  direct;\n" } else { "" }.to_string();
     if let Some(pw) = &spec.password {
         direct += &format!("  password \"{pw}\";\n");
@@ -55,13 +65,13 @@ fn config(spec: &DaemonSpec) -> String {
         direct += "  ttl security on;\n";
     }
     c += &format!(
-        "protocol bgp {PROTO} {{\n  local {} as {};\n  neighbor {} as {};\n  \
+        "protocol bgp {PROTO} {{\n  local {}as {};\n  neighbor {} as {};\n  \
          hold time {};\n  connect retry time 1;\n  error wait time 1, 5;\n{}{direct}  \
-         ipv4 {{ import all; export where source = RTS_STATIC; }};\n  \
+         ipv4 {{ import all; export where source = RTS_STATIC;{enh} }};\n  \
          ipv6 {{ import all; export where source = RTS_STATIC; }};\n}}\n",
-        spec.v4,
+        local,
         spec.asn,
-        spec.peer,
+        neighbor,
         spec.peer_as,
         spec.hold_time,
         if spec.passive { "  passive on;\n" } else { "" },

@@ -157,6 +157,17 @@ pub(crate) struct DaemonSpec {
     pub(crate) password: Option<String>,
     /// GTSM (RFC 5082), directly connected: TTL 255 out, only 255 accepted.
     pub(crate) gtsm: bool,
+    /// Peer with bgplane over the link's IPv6 link-local addresses instead of `peer`.
+    pub(crate) unnumbered: Option<Unnumbered>,
+}
+
+/// An unnumbered session: the daemon's interface and bgplane's link-local address.
+#[derive(Debug, Clone)]
+pub(crate) struct Unnumbered {
+    /// The daemon's interface towards bgplane.
+    pub(crate) ifname: String,
+    /// bgplane's link-local address on that link.
+    pub(crate) peer_ll: Ipv6Addr,
 }
 
 impl DaemonSpec {

@@ -31,6 +31,8 @@ fn vtysh(dir: &Path, commands: &[&str]) -> Result<String, String> {
 /// A running FRR instance.
 pub(crate) struct Frr {
     dir: PathBuf,
+    /// The neighbor's interface, for an unnumbered session.
+    unnumbered: Option<String>,
     log: PathBuf,
     asn: u32,
     // Field order is drop order: bgpd stops before zebra.
@@ -52,7 +54,14 @@ pub(crate) fn remove_pathspaces(lab_id: &str) {
 }
 
 fn config(spec: &DaemonSpec) -> String {
-    let n = spec.peer;
+    let n = match &spec.unnumbered {
+        Some(u) => u.ifname.clone(),
+        None => spec.peer.to_string(),
+    };
+    let remote_as = match &spec.unnumbered {
+        Some(_) => format!("interface remote-as {}", spec.peer_as),
+        None => format!("remote-as {}", spec.peer_as),
+    };
     let mut c = String::from(
         "frr defaults traditional\nhostname frr\nlog stdout debugging\ndebug bgp neighbor-events\n!\n",
     );
@@ -68,11 +77,10 @@ fn config(spec: &DaemonSpec) -> String {
     }
     c += &format!(
         "router bgp {}\n bgp router-id {}\n no bgp ebgp-requires-policy\n no bgp network import-check\n \
-         no bgp default ipv4-unicast\n neighbor {n} remote-as {}\n neighbor {n} timers {} {}\n \
+         no bgp default ipv4-unicast\n neighbor {n} {remote_as}\n neighbor {n} timers {} {}\n \
          neighbor {n} timers connect 1\n neighbor {n} advertisement-interval 0\n",
         spec.asn,
         spec.router_id,
-        spec.peer_as,
         (spec.hold_time / 3).max(1),
         spec.hold_time
     );
@@ -152,6 +160,7 @@ impl Frr {
         });
         Frr {
             dir,
+            unnumbered: spec.unnumbered.as_ref().map(|u| u.ifname.clone()),
             log: lab.path("frr-bgpd.log"),
             asn: spec.asn,
             _bgpd: bgpd,
@@ -169,9 +178,15 @@ impl Frr {
         serde_json::from_str(&out).map_err(|e| format!("vtysh {command:?}: bad JSON ({e}): {out}"))
     }
 
+    /// How FRR names the neighbor: its address, or its interface when unnumbered.
+    fn nbr(&self, peer: IpAddr) -> String {
+        self.unnumbered.clone().unwrap_or_else(|| peer.to_string())
+    }
+
     fn neighbor(&self, peer: IpAddr) -> Result<Value, String> {
-        let v = self.json(&format!("show bgp neighbors {peer} json"))?;
-        Ok(v[peer.to_string()].clone())
+        let n = self.nbr(peer);
+        let v = self.json(&format!("show bgp neighbors {n} json"))?;
+        Ok(v[&n].clone())
     }
 
     /// Configuration commands under `router bgp`.
@@ -267,19 +282,21 @@ impl Daemon for Frr {
 
     fn soft_in(&mut self, peer: IpAddr) -> bool {
         for afi in ["ipv4", "ipv6"] {
-            self.vtysh(&[&format!("clear bgp {afi} unicast {peer} soft in")])
+            let n = self.nbr(peer);
+            self.vtysh(&[&format!("clear bgp {afi} unicast {n} soft in")])
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         true
     }
 
     fn hard_reset(&mut self, peer: IpAddr) {
-        self.vtysh(&[&format!("clear bgp {peer}")])
+        self.vtysh(&[&format!("clear bgp {}", self.nbr(peer))])
             .unwrap_or_else(|e| panic!("{e}"));
     }
 
     fn shutdown(&mut self, peer: IpAddr, message: &str) {
-        self.configure(&[&format!("neighbor {peer} shutdown message {message}")]);
+        let n = self.nbr(peer);
+        self.configure(&[&format!("neighbor {n} shutdown message {message}")]);
     }
 
     fn received_shutdown_message(&mut self, peer: IpAddr) -> Result<Option<String>, String> {

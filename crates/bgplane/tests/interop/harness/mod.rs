@@ -221,12 +221,18 @@ impl Lab {
     /// Joins two of the lab's namespaces with a veth pair, addressed 10.9N.0.1/24 and
     /// fd9N::1/64 on `a`'s side, .2 and ::2 on `b`'s (N counts the lab's links from 0).
     pub(crate) fn link(&self, a: &str, b: &str) -> Link {
-        let n = {
-            let mut l = self.links.borrow_mut();
-            *l += 1;
-            *l - 1
-        };
-        netns::link(a, b, n)
+        netns::link(a, b, self.next_link(), true)
+    }
+
+    /// [`Lab::link`] with IPv6 addresses only (unnumbered links).
+    pub(crate) fn link_v6_only(&self, a: &str, b: &str) -> Link {
+        netns::link(a, b, self.next_link(), false)
+    }
+
+    fn next_link(&self) -> u8 {
+        let mut l = self.links.borrow_mut();
+        *l += 1;
+        *l - 1
     }
 
     /// With `BGI_PCAP=1`: records BGP traffic on `ifname` in namespace `ns` into

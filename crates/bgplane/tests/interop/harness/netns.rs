@@ -74,11 +74,16 @@ pub(crate) struct Link {
     pub(crate) a6: Ipv6Addr,
     /// Side b's IPv6 address (::2).
     pub(crate) b6: Ipv6Addr,
+    /// Side a's IPv6 link-local address.
+    pub(crate) a_ll: Ipv6Addr,
+    /// Side b's IPv6 link-local address.
+    pub(crate) b_ll: Ipv6Addr,
 }
 
-/// Link number `n` of a lab between namespaces `a` and `b`.
-pub(crate) fn link(a: &str, b: &str, n: u8) -> Link {
-    let l = Link {
+/// Link number `n` of a lab between namespaces `a` and `b`; without IPv4 addresses
+/// unless `v4` (the IPv4 fields are then unused).
+pub(crate) fn link(a: &str, b: &str, n: u8, v4: bool) -> Link {
+    let mut l = Link {
         b_ns: b.into(),
         a_if: format!("veth{n}a"),
         b_if: format!("veth{n}b"),
@@ -86,6 +91,8 @@ pub(crate) fn link(a: &str, b: &str, n: u8) -> Link {
         b4: Ipv4Addr::new(10, 90 + n, 0, 2),
         a6: format!("fd9{n}::1").parse().expect("IPv6 address"),
         b6: format!("fd9{n}::2").parse().expect("IPv6 address"),
+        a_ll: Ipv6Addr::UNSPECIFIED,
+        b_ll: Ipv6Addr::UNSPECIFIED,
     };
     ns_ip(
         a,
@@ -93,8 +100,10 @@ pub(crate) fn link(a: &str, b: &str, n: u8) -> Link {
             "link", "add", &l.a_if, "type", "veth", "peer", "name", &l.b_if, "netns", b,
         ],
     );
-    for (ns, ifname, v4, v6) in [(a, &l.a_if, l.a4, l.a6), (b, &l.b_if, l.b4, l.b6)] {
-        ns_ip(ns, &["addr", "add", &format!("{v4}/24"), "dev", ifname]);
+    for (ns, ifname, addr4, v6) in [(a, &l.a_if, l.a4, l.a6), (b, &l.b_if, l.b4, l.b6)] {
+        if v4 {
+            ns_ip(ns, &["addr", "add", &format!("{addr4}/24"), "dev", ifname]);
+        }
         ns_ip(
             ns,
             &[
@@ -109,20 +118,27 @@ pub(crate) fn link(a: &str, b: &str, n: u8) -> Link {
         );
         ns_ip(ns, &["link", "set", ifname, "up"]);
     }
+    let mut lls = Vec::new();
     for (ns, ifname) in [(a, &l.a_if), (b, &l.b_if)] {
-        wait_for(
+        let ll = wait_for(
             &format!("an IPv6 link-local address on {ns}/{ifname}"),
             Duration::from_secs(10),
             || {
                 let out = ns_ip(ns, &["-6", "addr", "show", "dev", ifname, "scope", "link"]);
-                if out.contains("inet6") && !out.contains("tentative") {
-                    Ok(())
-                } else {
-                    Err(out)
+                if out.contains("tentative") {
+                    return Err(out);
                 }
+                out.split_whitespace()
+                    .skip_while(|w| *w != "inet6")
+                    .nth(1)
+                    .and_then(|a| a.split('/').next())
+                    .and_then(|a| a.parse::<Ipv6Addr>().ok())
+                    .ok_or(out)
             },
         );
+        lls.push(ll);
     }
+    (l.a_ll, l.b_ll) = (lls[0], lls[1]);
     l
 }
 
