@@ -197,9 +197,9 @@ fn route_attrs() -> impl Strategy<Value = Attrs> {
             a.next_hop = next_hop;
             a.med = med;
             a.local_pref = local_pref;
-            a.communities = c;
-            a.large_communities = l;
-            a.ext_communities = e;
+            a.communities = c.into();
+            a.large_communities = l.into();
+            a.ext_communities = e.into();
             a
         })
 }
@@ -313,8 +313,8 @@ mod policy_properties {
         let p = policies(&[], true, tail).expect("compiles");
         let mut a = Attrs::local(Origin::Igp);
         a.as_path = AsPath::sequence([1, 2, 3]);
-        a.communities = vec![Community::new(2, 9)];
-        a.ext_communities = vec![ExtendedCommunity::route_target(1, 5)];
+        a.communities = thin_vec::thin_vec![Community::new(2, 9)];
+        a.ext_communities = thin_vec::thin_vec![ExtendedCommunity::route_target(1, 5)];
         a.local_pref = Some(100);
         a.med = Some(5);
         let prefix: Prefix = "10.1.9.0/24".parse().unwrap();

@@ -11,15 +11,39 @@ use super::rules::{Exported, GroupKey, Source};
 use crate::rib::store::AttrId;
 use crate::rib::table::PeerId;
 
-/// A selection change to propagate: the prefix and the change number it got.
+/// A selection change to propagate: the destination and the change number it got. Eight
+/// octets: a full table logs a million of them (the prefix is found from the id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Change {
     /// Change number (the destination's stamp when it was logged).
     pub seq: u32,
+    /// The destination's id in its table, with the IPv6 table flagged by the top bit.
+    key: u32,
+}
+
+const V6_BIT: u32 = 1 << 31;
+
+impl Change {
+    /// A change of destination `id` of the table of `prefix`'s family.
+    pub fn new(seq: u32, id: u32, prefix: &Prefix) -> Self {
+        debug_assert!(id < V6_BIT);
+        let v6 = if matches!(prefix, Prefix::V6(_)) {
+            V6_BIT
+        } else {
+            0
+        };
+        Change { seq, key: id | v6 }
+    }
+
     /// The destination's id in its table.
-    pub id: u32,
-    /// The prefix.
-    pub prefix: Prefix,
+    pub fn id(&self) -> u32 {
+        self.key & !V6_BIT
+    }
+
+    /// Whether the destination is in the IPv6 table.
+    pub fn is_v6(&self) -> bool {
+        self.key & V6_BIT != 0
+    }
 }
 
 /// Cache key of an export result: attribute set, source class and originator.

@@ -371,10 +371,10 @@ mod tests {
     fn well_known_communities_limit_the_advertisement() {
         let p: Prefix = P.parse().unwrap();
         let mut a = learned(None);
-        a.communities = vec![Community::NO_EXPORT];
+        a.communities = thin_vec::thin_vec![Community::NO_EXPORT];
         assert!(export(p, &a, Source::External, ID, &key(true), None).is_none());
         assert!(export(p, &a, Source::External, ID, &key(false), None).is_some());
-        a.communities = vec![Community::NO_ADVERTISE];
+        a.communities = thin_vec::thin_vec![Community::NO_ADVERTISE];
         assert!(export(p, &a, Source::External, ID, &key(false), None).is_none());
     }
 

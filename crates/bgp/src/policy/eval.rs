@@ -295,17 +295,17 @@ impl Actions {
         }
         if let Some(e) = &self.community {
             if let Some(v) = e.apply(&st.attrs().communities) {
-                st.modify().communities = v;
+                st.modify().communities = v.into();
             }
         }
         if let Some(e) = &self.large_community {
             if let Some(v) = e.apply(&st.attrs().large_communities) {
-                st.modify().large_communities = v;
+                st.modify().large_communities = v.into();
             }
         }
         if let Some(e) = &self.ext_community {
             if let Some(v) = e.apply(&st.attrs().ext_communities) {
-                st.modify().ext_communities = v;
+                st.modify().ext_communities = v.into();
             }
         }
         if let Some(nh) = self.next_hop {

@@ -8,6 +8,7 @@ use bgp_wire::{
     Aggregator, AsPath, Community, ExtendedCommunity, LargeCommunity, MpNextHop, Origin,
     SessionContext, Update,
 };
+use thin_vec::ThinVec;
 
 /// Where a path's traffic goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -104,6 +105,8 @@ pub struct OtherAttribute {
 }
 
 /// The path attributes of a route, in canonical form (4-octet AS numbers, AS4_PATH merged).
+/// Lists are [`ThinVec`]s (one pointer each, usually empty): a full table holds a hundred
+/// thousand of these.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Attrs {
     /// ORIGIN.
@@ -121,17 +124,17 @@ pub struct Attrs {
     /// AGGREGATOR (4-octet form).
     pub aggregator: Option<Aggregator>,
     /// COMMUNITIES.
-    pub communities: Vec<Community>,
+    pub communities: ThinVec<Community>,
     /// EXTENDED_COMMUNITIES.
-    pub ext_communities: Vec<ExtendedCommunity>,
+    pub ext_communities: ThinVec<ExtendedCommunity>,
     /// LARGE_COMMUNITY.
-    pub large_communities: Vec<LargeCommunity>,
+    pub large_communities: ThinVec<LargeCommunity>,
     /// ORIGINATOR_ID (RFC 4456).
     pub originator_id: Option<Ipv4Addr>,
     /// CLUSTER_LIST (RFC 4456).
-    pub cluster_list: Vec<Ipv4Addr>,
+    pub cluster_list: ThinVec<Ipv4Addr>,
     /// Optional transitive attributes this speaker does not interpret.
-    pub other: Vec<OtherAttribute>,
+    pub other: ThinVec<OtherAttribute>,
 }
 
 impl Attrs {
@@ -145,12 +148,12 @@ impl Attrs {
             local_pref: None,
             atomic_aggregate: false,
             aggregator: None,
-            communities: Vec::new(),
-            ext_communities: Vec::new(),
-            large_communities: Vec::new(),
+            communities: ThinVec::new(),
+            ext_communities: ThinVec::new(),
+            large_communities: ThinVec::new(),
             originator_id: None,
-            cluster_list: Vec::new(),
-            other: Vec::new(),
+            cluster_list: ThinVec::new(),
+            other: ThinVec::new(),
         }
     }
 
@@ -354,8 +357,8 @@ mod tests {
         a.as_path = AsPath::sequence([65001, 4_200_000_001]);
         a.next_hop = NextHop::V4(Ipv4Addr::new(10, 0, 0, 1));
         a.med = Some(5);
-        a.communities = vec![Community::new(65001, 7)];
-        a.large_communities = vec![LargeCommunity {
+        a.communities = thin_vec::thin_vec![Community::new(65001, 7)];
+        a.large_communities = thin_vec::thin_vec![LargeCommunity {
             global: 4_200_000_001,
             local1: 1,
             local2: 2,
@@ -364,7 +367,7 @@ mod tests {
             asn: 4_200_000_001,
             address: Ipv4Addr::new(1, 1, 1, 1),
         });
-        a.other = vec![OtherAttribute {
+        a.other = thin_vec::thin_vec![OtherAttribute {
             flags: 0xc0,
             type_code: 99,
             value: vec![1, 2],

@@ -90,6 +90,18 @@ impl Rib {
     }
 
     /// The destination of an id in the table of `p`'s family.
+    /// The prefix and destination a logged change is about (tombstones included).
+    pub fn dest_of_change(&self, c: &crate::export::group::Change) -> Option<(Prefix, &Dest)> {
+        if c.is_v6() {
+            let (p, d) = self.v6.by_id_with_prefix(c.id())?;
+            Some((Prefix::V6(p), d))
+        } else {
+            let (p, d) = self.v4.by_id_with_prefix(c.id())?;
+            Some((Prefix::V4(p), d))
+        }
+    }
+
+    /// The destination of an id in the table of `p`'s family.
     pub fn dest_by_id(&self, p: &Prefix, id: u32) -> Option<&Dest> {
         match p {
             Prefix::V4(_) => self.v4.by_id(id),

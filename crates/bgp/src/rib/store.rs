@@ -22,6 +22,7 @@ pub struct AttrStore {
     free: Vec<AttrId>,
     index: HashTable<AttrId>,
     hasher: foldhash::fast::RandomState,
+    reused: u64,
 }
 
 impl Default for AttrStore {
@@ -31,6 +32,7 @@ impl Default for AttrStore {
             free: Vec::new(),
             index: HashTable::new(),
             hasher: foldhash::fast::RandomState::default(),
+            reused: 0,
         }
     }
 }
@@ -60,6 +62,7 @@ impl AttrStore {
         let id = match self.free.pop() {
             Some(id) => {
                 self.entries[id as usize] = entry;
+                self.reused += 1;
                 id
             }
             None => {
@@ -101,6 +104,12 @@ impl AttrStore {
             }
             self.free.push(id);
         }
+    }
+
+    /// How many times an id was given to a new set after being freed: what was derived
+    /// from an id's set (export caches) is stale once this changes.
+    pub fn reuses(&self) -> u64 {
+        self.reused
     }
 
     /// Number of distinct live sets.

@@ -5,8 +5,6 @@
 
 use std::hash::Hash;
 
-use hashbrown::HashMap;
-
 use super::store::AttrId;
 
 /// A peer's index in the speaker's peer table; 0 is the local speaker (originated routes).
@@ -204,28 +202,42 @@ impl Dest {
 
 /// A table of destinations keyed by prefix, each with a dense id.
 ///
-/// Destinations live in a vector indexed by their id, and a hash index maps prefixes to
-/// ids: the index is small (12 octets an entry for IPv4), and destinations created in
+/// Destinations live in a vector indexed by their id, their prefixes in another, and a
+/// hash index holds only ids (5 octets a slot), hashing each by its prefix: a full table
+/// of a million IPv4 prefixes takes about 24 + 8 + 10 MB, and destinations created in
 /// prefix order sit next to each other, which keeps a full-table load in the caches.
 ///
 /// A destination that lost its last path stays as a tombstone until every export log has
 /// processed its withdrawal ([`Table::collect`]), so its id is not reused while some peer's
 /// Adj-RIB-Out bitmap or a log entry may still refer to it.
-#[derive(Debug)]
 pub struct Table<P> {
-    index: HashMap<P, u32, foldhash::fast::RandomState>,
+    index: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
     dests: Vec<Dest>,
-    prefixes: Vec<Option<P>>,
+    prefixes: Vec<P>,
+    /// Ids not in use (freed tombstones), as a bitmap.
+    unused: Vec<u64>,
     free: Vec<u32>,
     tombstones: Vec<u32>,
+}
+
+impl<P> std::fmt::Debug for Table<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("destinations", &self.index.len())
+            .field("tombstones", &self.tombstones.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<P: Hash + Eq + Copy> Default for Table<P> {
     fn default() -> Self {
         Table {
-            index: HashMap::default(),
+            index: hashbrown::HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
             dests: Vec::new(),
             prefixes: Vec::new(),
+            unused: Vec::new(),
             free: Vec::new(),
             tombstones: Vec::new(),
         }
@@ -233,24 +245,61 @@ impl<P: Hash + Eq + Copy> Default for Table<P> {
 }
 
 impl<P: Hash + Eq + Copy + Ord> Table<P> {
+    #[inline]
+    fn hash(&self, p: &P) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(p)
+    }
+
+    #[inline]
+    fn find(&self, p: &P) -> Option<u32> {
+        let prefixes = &self.prefixes;
+        self.index
+            .find(self.hash(p), |&id| prefixes[id as usize] == *p)
+            .copied()
+    }
+
+    #[inline]
+    fn in_use(&self, id: u32) -> bool {
+        let (w, b) = ((id / 64) as usize, id % 64);
+        (id as usize) < self.prefixes.len() && self.unused.get(w).is_none_or(|x| x & (1 << b) == 0)
+    }
+
+    fn set_unused(&mut self, id: u32, unused: bool) {
+        let (w, b) = ((id / 64) as usize, id % 64);
+        if self.unused.len() <= w {
+            self.unused.resize(w + 1, 0);
+        }
+        if unused {
+            self.unused[w] |= 1 << b;
+        } else {
+            self.unused[w] &= !(1 << b);
+        }
+    }
+
     /// The destination of a prefix.
     #[inline]
     pub fn get(&self, p: &P) -> Option<&Dest> {
-        self.index.get(p).map(|&id| &self.dests[id as usize])
+        self.find(p).map(|id| &self.dests[id as usize])
     }
 
     /// The destination of a prefix and its id.
     #[inline]
     pub fn get_with_id(&self, p: &P) -> Option<(u32, &Dest)> {
-        self.index.get(p).map(|&id| (id, &self.dests[id as usize]))
+        self.find(p).map(|id| (id, &self.dests[id as usize]))
     }
 
     /// The destination of an id (tombstones included).
     #[inline]
     pub fn by_id(&self, id: u32) -> Option<&Dest> {
-        self.dests
-            .get(id as usize)
-            .filter(|_| self.prefixes[id as usize].is_some())
+        self.in_use(id).then(|| &self.dests[id as usize])
+    }
+
+    /// The prefix and destination of an id (tombstones included).
+    #[inline]
+    pub fn by_id_with_prefix(&self, id: u32) -> Option<(P, &Dest)> {
+        self.in_use(id)
+            .then(|| (self.prefixes[id as usize], &self.dests[id as usize]))
     }
 
     /// The destination of a prefix, created empty (with a fresh id) if absent.
@@ -262,22 +311,34 @@ impl<P: Hash + Eq + Copy + Ord> Table<P> {
     /// [`entry`](Self::entry) with the destination's id.
     #[inline]
     pub fn entry_with_id(&mut self, p: P) -> (u32, &mut Dest) {
-        let id = match self.index.get(&p) {
-            Some(&id) => id,
+        let hash = self.hash(&p);
+        let found = {
+            let prefixes = &self.prefixes;
+            self.index
+                .find(hash, |&id| prefixes[id as usize] == p)
+                .copied()
+        };
+        let id = match found {
+            Some(id) => id,
             None => {
                 let id = match self.free.pop() {
                     Some(id) => {
-                        self.prefixes[id as usize] = Some(p);
+                        self.prefixes[id as usize] = p;
                         self.dests[id as usize] = Dest::default();
+                        self.set_unused(id, false);
                         id
                     }
                     None => {
-                        self.prefixes.push(Some(p));
+                        self.prefixes.push(p);
                         self.dests.push(Dest::default());
                         (self.dests.len() - 1) as u32
                     }
                 };
-                self.index.insert(p, id);
+                let (prefixes, hasher) = (&self.prefixes, &self.hasher);
+                self.index.insert_unique(hash, id, |&i| {
+                    use std::hash::BuildHasher;
+                    hasher.hash_one(prefixes[i as usize])
+                });
                 id
             }
         };
@@ -293,14 +354,12 @@ impl<P: Hash + Eq + Copy + Ord> Table<P> {
     /// [`get_mut`](Self::get_mut) with the destination's id.
     #[inline]
     pub fn get_mut_with_id(&mut self, p: &P) -> Option<(u32, &mut Dest)> {
-        self.index
-            .get(p)
-            .map(|&id| (id, &mut self.dests[id as usize]))
+        self.find(p).map(|id| (id, &mut self.dests[id as usize]))
     }
 
     /// Notes that a destination may have become a tombstone (no path left).
     pub fn note_maybe_empty(&mut self, p: P) {
-        if let Some(&id) = self.index.get(&p) {
+        if let Some(id) = self.find(&p) {
             if self.dests[id as usize].paths.is_empty() {
                 self.tombstones.push(id);
             }
@@ -312,16 +371,20 @@ impl<P: Hash + Eq + Copy + Ord> Table<P> {
     pub fn collect(&mut self, done: impl Fn(u32) -> bool) {
         let mut keep = Vec::new();
         for id in std::mem::take(&mut self.tombstones) {
-            let d = &self.dests[id as usize];
-            let Some(p) = self.prefixes[id as usize] else {
+            if !self.in_use(id) {
                 continue;
-            };
+            }
+            let d = &self.dests[id as usize];
             if !d.paths.is_empty() {
                 continue;
             }
             if done(d.stamp) {
-                self.index.remove(&p);
-                self.prefixes[id as usize] = None;
+                let p = self.prefixes[id as usize];
+                let hash = self.hash(&p);
+                if let Ok(e) = self.index.find_entry(hash, |&i| i == id) {
+                    e.remove();
+                }
+                self.set_unused(id, true);
                 self.dests[id as usize] = Dest::default();
                 self.free.push(id);
             } else {
@@ -335,7 +398,7 @@ impl<P: Hash + Eq + Copy + Ord> Table<P> {
 
     /// The prefix of a destination id.
     pub fn prefix_of(&self, id: u32) -> Option<P> {
-        self.prefixes.get(id as usize).copied().flatten()
+        self.in_use(id).then(|| self.prefixes[id as usize])
     }
 
     /// One more than the highest id in use (the size a bitmap over ids needs).
@@ -353,11 +416,9 @@ impl<P: Hash + Eq + Copy + Ord> Table<P> {
         self.len() == 0
     }
 
-    /// Every destination (tombstones included, with no path), in no particular order.
+    /// Every destination (tombstones included, with no path), in id order.
     pub fn iter(&self) -> impl Iterator<Item = (&P, &Dest)> {
-        self.index
-            .iter()
-            .map(|(p, &id)| (p, &self.dests[id as usize]))
+        self.iter_ids().map(|(p, _, d)| (p, d))
     }
 
     /// Every destination with its id (tombstones included), in id order.
@@ -366,25 +427,28 @@ impl<P: Hash + Eq + Copy + Ord> Table<P> {
             .iter()
             .zip(&self.dests)
             .enumerate()
-            .filter_map(|(i, (p, d))| p.as_ref().map(|p| (p, i as u32, d)))
+            .filter(|(i, _)| self.in_use(*i as u32))
+            .map(|(i, (p, d))| (p, i as u32, d))
     }
 
     /// Every destination, mutably, in id order.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&P, &mut Dest)> {
+        let unused = &self.unused;
         self.prefixes
             .iter()
             .zip(self.dests.iter_mut())
-            .filter_map(|(p, d)| p.as_ref().map(|p| (p, d)))
+            .enumerate()
+            .filter(move |(i, _)| unused.get(i / 64).is_none_or(|x| x & (1 << (i % 64)) == 0))
+            .map(|(_, x)| x)
     }
 
     /// The prefixes with at least one path, in order (for display and for feeding a new
     /// peer).
     pub fn sorted_prefixes(&self) -> Vec<P> {
         let mut v: Vec<P> = self
-            .prefixes
             .iter()
-            .zip(&self.dests)
-            .filter_map(|(p, d)| p.filter(|_| !d.paths.is_empty()))
+            .filter(|(_, d)| !d.paths.is_empty())
+            .map(|(p, _)| *p)
             .collect();
         v.sort_unstable();
         v

@@ -455,13 +455,14 @@ impl Actor {
                     self.remove_neighbor(id, n);
                 }
             }
-            FromSession::Received { id, data } => {
+            FromSession::Received { id, data, permit } => {
                 if let Err(e) = self.speaker.receive(id, &data) {
                     warn!("{e}");
                     if let Some(p) = self.peers.get(&id) {
                         let _ = p.tx.try_send(ToSession::UpdateError(e.notification()));
                     }
                 }
+                drop(permit);
             }
             FromSession::Drained { id } => {
                 if let Some(p) = self.peers.get_mut(&id) {
@@ -724,8 +725,8 @@ fn hostname() -> Option<String> {
 fn network_route(n: &Network) -> (bgp_wire::Prefix, Attrs) {
     let mut a = Attrs::local(bgp_wire::Origin::Igp);
     if let Network::Detailed(d) = n {
-        a.communities = d.communities.clone();
-        a.large_communities = d.large_communities.clone();
+        a.communities = d.communities.clone().into();
+        a.large_communities = d.large_communities.clone().into();
         a.med = d.med;
     }
     a.communities.sort();

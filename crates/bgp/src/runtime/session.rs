@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use bgp_wire::notification::codes;
 use bgp_wire::{encode_keepalive, frame, Family, Frame, MessageType, Notification, RouteRefresh};
+use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::mpsc;
+
+use tokio::sync::{mpsc, Semaphore};
 use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, warn};
 
@@ -104,6 +106,9 @@ pub enum FromSession {
         id: PeerId,
         /// The messages, back to back.
         data: Vec<u8>,
+        /// Released when the actor has processed the data: bounds what a session has in
+        /// flight ([`IN_FLIGHT_KIB`]), so a fast peer waits in TCP, not in our memory.
+        permit: tokio::sync::OwnedSemaphorePermit,
     },
     /// Everything handed over with `Send` was written.
     Drained {
@@ -223,12 +228,21 @@ fn jitter(secs: u32) -> Duration {
 /// Runs the session task until `Exit` or the actor goes away.
 pub async fn run(
     spec: SessionSpec,
+    cmds: mpsc::Receiver<ToSession>,
+    to_actor: mpsc::Sender<FromSession>,
+) {
+    use tracing::Instrument;
+    let span = tracing::info_span!("peer", addr = %spec.remote.ip());
+    run_session(spec, cmds, to_actor).instrument(span).await
+}
+
+async fn run_session(
+    spec: SessionSpec,
     mut cmds: mpsc::Receiver<ToSession>,
     to_actor: mpsc::Sender<FromSession>,
 ) {
     let id = spec.id;
-    let span = tracing::info_span!("peer", addr = %spec.remote.ip());
-    let _enter = span.enter();
+    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT_KIB as usize));
     let mut conns: Vec<Conn> = vec![Conn::new(&spec, spec.passive)];
     let mut admin_down = spec.shutdown.is_some();
     let mut idle_until: Option<Instant> = None;
@@ -327,7 +341,7 @@ pub async fn run(
                     }
                 }
             },
-            Wake::Read(i, r) => handle_read(&mut conns, i, r, &spec, &to_actor).await,
+            Wake::Read(i, r) => handle_read(&mut conns, i, r, &spec, &to_actor, &in_flight).await,
             Wake::Connected(r) => {
                 conns[0].connecting = None;
                 match r {
@@ -494,6 +508,7 @@ async fn handle_read(
     r: std::io::Result<usize>,
     spec: &SessionSpec,
     to_actor: &mpsc::Sender<FromSession>,
+    in_flight: &Arc<Semaphore>,
 ) {
     match r {
         Ok(0) | Err(_) => {
@@ -513,7 +528,7 @@ async fn handle_read(
             Ok(Frame::Need(_)) => break,
             Err(e) => {
                 warn!(%e, "bad message header");
-                flush_batch(&mut batch, spec.id, to_actor).await;
+                flush_batch(&mut batch, spec.id, to_actor, in_flight).await;
                 step(
                     conns,
                     i,
@@ -530,7 +545,7 @@ async fn handle_read(
                 if conns[i].fsm.state() == State::Established {
                     batch.extend_from_slice(&conns[i].buf[consumed..consumed + len]);
                     if batch.len() >= 1 << 20 {
-                        flush_batch(&mut batch, spec.id, to_actor).await;
+                        flush_batch(&mut batch, spec.id, to_actor, in_flight).await;
                     }
                 }
                 if ty == MessageType::Update {
@@ -541,7 +556,7 @@ async fn handle_read(
             }
             MessageType::Keepalive => Event::KeepAliveMsg,
             MessageType::Open => {
-                flush_batch(&mut batch, spec.id, to_actor).await;
+                flush_batch(&mut batch, spec.id, to_actor, in_flight).await;
                 match bgp_wire::Open::decode(&conns[i].buf[consumed..consumed + len]) {
                     Ok(o) => Event::BgpOpen(o),
                     Err(e) => {
@@ -570,15 +585,31 @@ async fn handle_read(
             return;
         }
     }
-    flush_batch(&mut batch, spec.id, to_actor).await;
+    flush_batch(&mut batch, spec.id, to_actor, in_flight).await;
     let c = &mut conns[i];
     c.buf.drain(..consumed);
 }
 
-async fn flush_batch(batch: &mut Vec<u8>, id: PeerId, to_actor: &mpsc::Sender<FromSession>) {
+/// Received bytes a session may have waiting for the actor, in KiB.
+const IN_FLIGHT_KIB: u32 = 4096;
+
+async fn flush_batch(
+    batch: &mut Vec<u8>,
+    id: PeerId,
+    to_actor: &mpsc::Sender<FromSession>,
+    in_flight: &Arc<Semaphore>,
+) {
     if !batch.is_empty() {
+        let kib = u32::try_from(batch.len().div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .min(IN_FLIGHT_KIB);
+        let Ok(permit) = in_flight.clone().acquire_many_owned(kib).await else {
+            return;
+        };
         let data = std::mem::take(batch);
-        let _ = to_actor.send(FromSession::Received { id, data }).await;
+        let _ = to_actor
+            .send(FromSession::Received { id, data, permit })
+            .await;
     }
 }
 

@@ -45,11 +45,7 @@ impl Speaker {
                     .map(|(p, id, d)| (Prefix::V6(*p), id, d)),
             )
         {
-            log.push_back(Change {
-                seq: d.stamp,
-                id,
-                prefix: p,
-            });
+            log.push_back(Change::new(d.stamp, id, &p));
         }
         self.fib_log = Some(log);
     }
@@ -74,7 +70,7 @@ impl Speaker {
         };
         while out.len() < max {
             let Some(c) = log.pop_front() else { break };
-            let Some(d) = self.rib.dest_by_id(&c.prefix, c.id) else {
+            let Some((prefix, d)) = self.rib.dest_of_change(&c) else {
                 continue;
             };
             if d.stamp != c.seq {
@@ -82,7 +78,7 @@ impl Speaker {
             }
             let selected = d.selected();
             if selected.is_empty() || selected[0].peer == LOCAL_PEER {
-                out.push(FibChange::Remove(c.prefix));
+                out.push(FibChange::Remove(prefix));
                 continue;
             }
             let hops = selected
@@ -98,7 +94,7 @@ impl Speaker {
                         .map(|s| s.local),
                 })
                 .collect();
-            out.push(FibChange::Install(c.prefix, hops));
+            out.push(FibChange::Install(prefix, hops));
         }
         out
     }

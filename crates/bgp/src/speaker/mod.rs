@@ -599,10 +599,10 @@ impl Speaker {
         let a = self.rib.apply(prefix, op, &ctx);
         if let Some((seq, id)) = a.changed {
             for g in self.groups.iter_mut().flatten() {
-                g.log(Change { seq, id, prefix });
+                g.log(Change::new(seq, id, &prefix));
             }
             if let Some(f) = &mut self.fib_log {
-                f.push_back(Change { seq, id, prefix });
+                f.push_back(Change::new(seq, id, &prefix));
             }
         }
         a.old
@@ -625,11 +625,7 @@ impl Speaker {
         for p in &dirty {
             if self.rib.decide(*p, &ctx) {
                 if let Some((id, d)) = self.rib.dest_with_id(p) {
-                    let change = Change {
-                        seq: d.stamp,
-                        id,
-                        prefix: *p,
-                    };
+                    let change = Change::new(d.stamp, id, p);
                     for g in self.groups.iter_mut().flatten() {
                         g.log(change);
                     }

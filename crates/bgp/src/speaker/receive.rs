@@ -96,7 +96,6 @@ impl Speaker {
             }
             buf = &buf[len..];
         }
-        self.epoch += 1;
         self.run_decisions();
         result.and_then(|()| self.check_limits(id))
     }

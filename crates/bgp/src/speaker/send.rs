@@ -173,11 +173,11 @@ impl Speaker {
                 // One lookup: skip superseded entries, export the current best.
                 let info = self
                     .rib
-                    .dest_by_id(&change.prefix, change.id)
-                    .map(|d| (d.stamp, d.best().copied()));
-                if let Some((stamp, best)) = info {
+                    .dest_of_change(&change)
+                    .map(|(p, d)| (p, d.stamp, d.best().copied()));
+                if let Some((prefix, stamp, best)) = info {
                     if stamp == change.seq {
-                        self.export_one(id, change.prefix, Some((change.id, best)), &mut batch);
+                        self.export_one(id, prefix, Some((change.id(), best)), &mut batch);
                     }
                 }
             }
@@ -339,7 +339,8 @@ impl Speaker {
             source,
             if reflected { u32::from(originator) } else { 0 },
         );
-        let epoch = self.epoch;
+        // Valid while no policy or session changed and no attribute set id was reused.
+        let epoch = self.epoch.wrapping_add(self.rib.attrs.reuses());
         let group = self.groups.get_mut(g)?.as_mut()?;
         let cacheable = group.key.export_policy.is_none();
         if cacheable {

@@ -10,7 +10,11 @@ pub(crate) struct Args {
 
 /// Runs the subcommand and prints its report.
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
-    let exe = std::env::current_exe()?;
+    // BGPLANE_BENCH_DUT: another `bgplane` build (or a wrapper: a profiler) to measure.
+    let exe = match std::env::var_os("BGPLANE_BENCH_DUT") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::env::current_exe()?,
+    };
     let out = bench::run(args.command, &exe)?;
     print!("{out}");
     Ok(())

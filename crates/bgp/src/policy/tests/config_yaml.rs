@@ -53,12 +53,12 @@ fn the_documented_example_compiles_and_applies_every_set_action() {
     let p = Policies::compile(&cfg).unwrap();
     assert_eq!(p.names().collect::<Vec<_>>(), ["IMPORT-SPINE"]);
     let mut a = attrs();
-    a.large_communities = vec![LargeCommunity {
+    a.large_communities = thin_vec::thin_vec![LargeCommunity {
         global: 65000,
         local1: 1,
         local2: 5,
     }];
-    a.ext_communities = vec![ExtendedCommunity::route_target(65000, 7)];
+    a.ext_communities = thin_vec::thin_vec![ExtendedCommunity::route_target(65000, 7)];
     let out = run(&p, "IMPORT-SPINE", "10.1.7.0/24", &a);
     assert!(out.accept);
     assert_eq!(out.next_hop, Some(NextHopAction::SelfAddress));

@@ -85,10 +85,10 @@ fn community_list_matches_exact_values_wildcards_and_well_known_names() {
     assert!(!matches(lists, "community-list: ASN", P, &a));
     assert!(!matches(lists, "community-list: VAL", P, &a));
     assert!(!matches(lists, "community-list: NOEXP", P, &a));
-    a.communities = vec!["65001:9".parse().unwrap(), "3:7".parse().unwrap()];
+    a.communities = thin_vec::thin_vec!["65001:9".parse().unwrap(), "3:7".parse().unwrap()];
     assert!(matches(lists, "community-list: ASN", P, &a));
     assert!(matches(lists, "community-list: VAL", P, &a));
-    a.communities = vec![bgp_wire::Community::NO_EXPORT];
+    a.communities = thin_vec::thin_vec![bgp_wire::Community::NO_EXPORT];
     assert!(matches(lists, "community-list: NOEXP", P, &a));
     a.communities.clear();
     assert!(!matches(lists, "community-list: ALL", P, &a));
@@ -99,7 +99,7 @@ fn large_community_list_matches_with_a_wildcard_in_any_part() {
     let lists = "large-community-lists:\n  RED: [ \"65000:1:*\" ]\n  MID: [ \"*:9:*\" ]\n";
     let mut a = attrs();
     assert!(!matches(lists, "large-community-list: RED", P, &a));
-    a.large_communities = vec![LargeCommunity {
+    a.large_communities = thin_vec::thin_vec![LargeCommunity {
         global: 65000,
         local1: 1,
         local2: 42,
@@ -117,12 +117,12 @@ fn ext_community_list_matches_route_targets_of_every_administrator_form() {
                  BIG: [ \"rt:4200000001:3\" ]\n  ANY: [ \"rt:*:*\" ]\n  SOO: [ \"soo:65000:*\" ]\n";
     let mut a = attrs();
     assert!(!matches(lists, "ext-community-list: ANY", P, &a));
-    a.ext_communities = vec![ExtendedCommunity::route_target(65000, 7)];
+    a.ext_communities = thin_vec::thin_vec![ExtendedCommunity::route_target(65000, 7)];
     assert!(matches(lists, "ext-community-list: RT", P, &a));
     assert!(matches(lists, "ext-community-list: ANY", P, &a));
     assert!(!matches(lists, "ext-community-list: SOO", P, &a));
     // rt:192.0.2.1:5 (type 0x01) and rt:4200000001:3 (type 0x02).
-    a.ext_communities = vec![
+    a.ext_communities = thin_vec::thin_vec![
         ExtendedCommunity([0x01, 0x02, 192, 0, 2, 1, 0, 5]),
         ExtendedCommunity([0x02, 0x02, 0xfa, 0x56, 0xea, 0x01, 0, 3]),
     ];
@@ -131,7 +131,7 @@ fn ext_community_list_matches_route_targets_of_every_administrator_form() {
     assert!(matches(lists, "ext-community-list: BIG", P, &a));
     assert!(!matches(lists, "ext-community-list: RT", P, &a));
     // Site of origin 65000:1 in the 2-octet AS form.
-    a.ext_communities = vec![ExtendedCommunity([0, 0x03, 0xfd, 0xe8, 0, 0, 0, 1])];
+    a.ext_communities = thin_vec::thin_vec![ExtendedCommunity([0, 0x03, 0xfd, 0xe8, 0, 0, 0, 1])];
     assert!(matches(lists, "ext-community-list: SOO", P, &a));
     assert!(!matches(lists, "ext-community-list: ANY", P, &a));
 }

@@ -38,7 +38,7 @@ fn attrs() -> Attrs {
     a.as_path = AsPath::sequence([65001, 65002]);
     a.next_hop = NextHop::V4(Ipv4Addr::new(10, 0, 0, 1));
     a.med = Some(100);
-    a.communities = vec!["65000:100".parse().unwrap()];
+    a.communities = thin_vec::thin_vec!["65000:100".parse().unwrap()];
     a
 }
 

@@ -125,7 +125,7 @@ fn community_add_appends_missing_values_only() {
 #[test]
 fn community_delete_removes_exact_and_wildcard_matches() {
     let mut a = attrs();
-    a.communities = communities(&["65000:100", "65000:7", "65001:7", "no-export"]);
+    a.communities = communities(&["65000:100", "65000:7", "65001:7", "no-export"]).into();
     let out = after_set("", "community: { delete: [ \"65000:*\" ] }", &a);
     assert_eq!(
         out.attrs.unwrap().communities,
@@ -154,7 +154,7 @@ fn community_edits_apply_replace_then_delete_then_add() {
 fn community_delete_list_removes_what_the_named_list_matches() {
     let lists = "community-lists:\n  BLUE: [ \"65000:*\", blackhole ]\n";
     let mut a = attrs();
-    a.communities = communities(&["65000:100", "blackhole", "65001:1"]);
+    a.communities = communities(&["65000:100", "blackhole", "65001:1"]).into();
     let out = after_set(lists, "community: { delete-list: BLUE }", &a);
     assert_eq!(out.attrs.unwrap().communities, communities(&["65001:1"]));
 }
@@ -167,7 +167,7 @@ fn large_community_add_delete_and_replace() {
         local2: b,
     };
     let mut a = attrs();
-    a.large_communities = vec![l(65000, 1, 1), l(65000, 2, 1)];
+    a.large_communities = thin_vec::thin_vec![l(65000, 1, 1), l(65000, 2, 1)];
     let out = after_set(
         "",
         "large-community: { add: [ \"65000:3:3\" ], delete: [ \"65000:1:*\" ] }",
@@ -195,7 +195,7 @@ fn large_community_add_delete_and_replace() {
 fn ext_community_add_delete_and_replace() {
     let rt = ExtendedCommunity::route_target;
     let mut a = attrs();
-    a.ext_communities = vec![rt(65000, 7), rt(65000, 8)];
+    a.ext_communities = thin_vec::thin_vec![rt(65000, 7), rt(65000, 8)];
     let out = after_set(
         "",
         "ext-community: { add: [ \"rt:65001:1\" ], delete: [ \"rt:65000:7\" ] }",

@@ -119,7 +119,7 @@ fn each_step_decides_in_the_documented_order() {
         Step::RouterId
     );
     let mut cl = orig.clone();
-    cl.cluster_list = vec![Ipv4Addr::new(9, 9, 9, 9)];
+    cl.cluster_list = thin_vec::thin_vec![Ipv4Addr::new(9, 9, 9, 9)];
     assert_eq!(
         compare(
             &cand(&orig, 9, true, Some(1)),
@@ -224,7 +224,7 @@ fn arb_attrs() -> impl Strategy<Value = Attrs> {
         .prop_map(|(lp, path, origin, med, orig, cl)| {
             let mut a = attrs(lp, &path, origin, med);
             a.originator_id = orig.map(|o| Ipv4Addr::new(10, 0, 0, o));
-            a.cluster_list = vec![Ipv4Addr::new(1, 1, 1, 1); cl];
+            a.cluster_list = thin_vec::thin_vec![Ipv4Addr::new(1, 1, 1, 1); cl];
             a
         })
 }
