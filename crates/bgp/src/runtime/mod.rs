@@ -238,7 +238,7 @@ async fn run_async(cfg: RouterConfig, options: Options) -> Result<(), RouterErro
             };
             let mut actor = Actor::new(cfg, options, policies, handle, session_tx, ctl, fib_start);
             actor.listeners = listeners;
-            actor.sync_md5();
+            actor.sync_listeners();
             rt.block_on(actor.run(session_rx, ctl_rx));
         })
         .map_err(RouterError::Runtime)?;
@@ -283,6 +283,8 @@ fn listen(sa: SocketAddr) -> std::io::Result<TcpListener> {
         }
     };
     sock.set_reuseaddr(true)?;
+    // GTSM checks the TTL of the SYN of accepted connections.
+    sockopt::save_syn(&sock)?;
     sock.bind(sa)?;
     sock.listen(1024)
 }
@@ -568,6 +570,33 @@ impl Actor {
     /// Sets the MD5 keys of the neighbors and of the listen ranges on the listeners, and
     /// removes those no longer configured (RFC 2385: a connection whose segments are not
     /// signed with the key is never set up).
+    fn sync_listeners(&mut self) {
+        self.sync_md5();
+        // GTSM (RFC 5082 §3): every packet of the session at TTL 255, the SYN-ACK too,
+        // which goes out with the listener's TTL.
+        let gtsm = self
+            .cfg
+            .neighbors()
+            .iter()
+            .any(|n| n.ttl_security.is_some())
+            || self
+                .cfg
+                .peer_groups
+                .values()
+                .any(|g| g.ttl_security.is_some());
+        for l in &self.listeners {
+            let s = socket2::SockRef::from(&**l);
+            let ttl = if gtsm { 255 } else { 64 };
+            let r = match l.local_addr() {
+                Ok(SocketAddr::V6(_)) => s.set_unicast_hops_v6(ttl),
+                _ => s.set_ttl(ttl),
+            };
+            if let Err(e) = r {
+                warn!(%e, "cannot set the TTL of a listener");
+            }
+        }
+    }
+
     fn sync_md5(&mut self) {
         let mut want: HashMap<(IpAddr, Option<u8>), String> = HashMap::new();
         for n in self.cfg.neighbors() {

@@ -108,7 +108,7 @@ impl Actor {
                 }
             }
         }
-        self.sync_md5();
+        self.sync_listeners();
         self.sync_unnumbered();
         self.reload_dynamic(&new_n, &mut notes);
         for n in &new_n {

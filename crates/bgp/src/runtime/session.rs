@@ -466,6 +466,21 @@ async fn accept(
     spec: &SessionSpec,
     to_actor: &mpsc::Sender<FromSession>,
 ) {
+    // GTSM: the SYN must have come with the minimum TTL (RFC 5082 §3); data that came
+    // before the accepted socket got its minimum TTL was not filtered by the kernel.
+    if let Some(min) = spec.min_ttl {
+        match super::sockopt::syn_ttl(&stream) {
+            Ok(ttl) if ttl >= min => {}
+            Ok(ttl) => {
+                warn!(
+                    ttl,
+                    min, "connection refused: SYN below the minimum TTL (GTSM)"
+                );
+                return;
+            }
+            Err(e) => warn!(%e, "GTSM: the TTL of the SYN is unknown"),
+        }
+    }
     let state = conns[0].fsm.state();
     match state {
         State::Idle => {

@@ -97,6 +97,48 @@ pub(crate) fn set_min_ttl(fd: &impl AsFd, min: u8) -> io::Result<()> {
     }
 }
 
+/// Keeps the SYN of each connection a listener accepts, for [`syn_ttl`].
+pub(crate) fn save_syn(fd: &impl AsFd) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    setsockopt(
+        fd.as_fd().as_raw_fd(),
+        libc::IPPROTO_TCP,
+        libc::TCP_SAVE_SYN,
+        &on,
+    )
+}
+
+/// The TTL (hop limit) of the SYN that opened an accepted connection, when its listener
+/// saves SYNs ([`save_syn`]): GTSM checks it, since data that arrived before the minimum
+/// TTL was set on the new socket was not filtered.
+pub(crate) fn syn_ttl(fd: &impl AsFd) -> io::Result<u8> {
+    let mut buf = [0u8; 512];
+    let mut len = buf.len() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` octets into `buf` and updates `len`.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_fd().as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_SAVED_SYN,
+            buf.as_mut_ptr() as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let hdr = &buf[..(len as usize).min(buf.len())];
+    match hdr.first().map(|b| b >> 4) {
+        // IPv4: TTL at octet 8; IPv6: hop limit at octet 7.
+        Some(4) if hdr.len() > 8 => Ok(hdr[8]),
+        Some(6) if hdr.len() > 7 => Ok(hdr[7]),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "no saved SYN header",
+        )),
+    }
+}
+
 fn socket_is_v6(fd: &impl AsFd) -> io::Result<bool> {
     Ok(socket2::SockRef::from(fd).domain()? == socket2::Domain::IPV6)
 }
@@ -144,5 +186,16 @@ mod tests {
         }
         let long = [b'x'; 81];
         assert!(set_md5(&v4, "127.0.0.2".parse().unwrap(), None, Some(&long)).is_err());
+    }
+
+    #[test]
+    fn the_ttl_of_the_syn_of_an_accepted_connection_is_known() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        save_syn(&l).unwrap();
+        let c = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        c.set_ttl(77).unwrap();
+        c.connect(&l.local_addr().unwrap().into()).unwrap();
+        let (a, _) = l.accept().unwrap();
+        assert_eq!(syn_ttl(&a).unwrap(), 77);
     }
 }

@@ -137,6 +137,8 @@ async fn listen(local: SocketAddrV6, ctl: mpsc::Sender<Control>) -> std::io::Res
     sock.set_reuseaddr(true)?;
     // The link-local address may still be tentative (duplicate address detection).
     socket2::SockRef::from(&sock).set_freebind_ipv6(true)?;
+    socket2::SockRef::from(&sock).set_unicast_hops_v6(255)?;
+    super::sockopt::save_syn(&sock)?;
     sock.bind(SocketAddr::V6(local))?;
     let l = sock.listen(64)?;
     loop {

@@ -16,6 +16,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         None => std::env::current_exe()?,
     };
     let out = bench::run(args.command, &exe)?;
-    print!("{out}");
+    super::outp!("{out}");
     Ok(())
 }

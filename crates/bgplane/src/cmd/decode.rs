@@ -68,12 +68,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                     let owned = msg.to_owned();
                     match args.output {
                         Format::Text => {
-                            println!("{} {}", item.origin, describe(&owned));
+                            super::outln!("{} {}", item.origin, describe(&owned));
                             for i in &issues {
-                                println!("    issue: {i}");
+                                super::outln!("    issue: {i}");
                             }
                             if len != item.bytes.len() {
-                                println!("    note: {} trailing octets", item.bytes.len() - len);
+                                super::outln!(
+                                    "    note: {} trailing octets",
+                                    item.bytes.len() - len
+                                );
                             }
                         }
                         Format::Json => json.push(serde_json::json!({
@@ -89,7 +92,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                     let notif = e.notification().map(|n| n.to_string());
                     match args.output {
                         Format::Text => {
-                            println!("{} ERROR {e}", item.origin);
+                            super::outln!("{} ERROR {e}", item.origin);
                         }
                         Format::Json => json.push(serde_json::json!({
                             "source": item.origin,
@@ -103,7 +106,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     if args.output == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        super::outln!("{}", serde_json::to_string_pretty(&json)?);
     }
     anyhow::ensure!(failures == 0, "{failures} message(s) failed to decode");
     Ok(())

@@ -16,3 +16,28 @@ pub(crate) fn not_yet(what: &str, issue: u32) -> anyhow::Error {
         "`bgplane {what}` is not available in this build yet (tracked by issue #{issue})"
     )
 }
+
+/// Writes command output to stdout. A reader that went away (`| head`, `| grep -q`) ends
+/// the command quietly, as with other Unix tools, instead of a panic.
+pub(crate) fn out(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    match o.write_fmt(text).and_then(|()| o.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("bgplane: cannot write the output: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// `println!` through [`out`].
+macro_rules! outln {
+    ($($t:tt)*) => { $crate::cmd::out(format_args!("{}\n", format_args!($($t)*))) };
+}
+/// `print!` through [`out`].
+macro_rules! outp {
+    ($($t:tt)*) => { $crate::cmd::out(format_args!($($t)*)) };
+}
+pub(crate) use {outln, outp};

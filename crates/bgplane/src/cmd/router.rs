@@ -62,7 +62,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         anyhow::bail!("--listen belongs to the quick form; set router.listen in the file");
     }
     if args.check {
-        println!(
+        super::outln!(
             "configuration OK: AS {}, router-id {}, {} neighbors, {} networks",
             cfg.router.asn,
             cfg.router.router_id,

@@ -167,8 +167,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     };
     let data = call(&args.socket, &req)?;
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&data)?),
-        Output::Text => print!("{}", render(&data)),
+        Output::Json => super::outln!("{}", serde_json::to_string_pretty(&data)?),
+        Output::Text => super::outp!("{}", render(&data)),
     }
     Ok(())
 }
@@ -181,14 +181,14 @@ pub(crate) fn run_clear(args: ClearArgs) -> anyhow::Result<()> {
         SoftArg::Out => Soft::Out,
     });
     let data = call(&args.socket, &Request::Clear { address, soft })?;
-    println!("{}", data.as_str().unwrap_or_default());
+    super::outln!("{}", data.as_str().unwrap_or_default());
     Ok(())
 }
 
 /// Runs `bgplane reload`.
 pub(crate) fn run_reload(args: ReloadArgs) -> anyhow::Result<()> {
     let data = call(&args.socket, &Request::Reload).context("reload")?;
-    println!("{}", data.as_str().unwrap_or_default());
+    super::outln!("{}", data.as_str().unwrap_or_default());
     Ok(())
 }
 

@@ -383,7 +383,6 @@ fn ttl_security_ignores_the_open_of_a_ttl_64_peer_sent_after_the_handshake() {
 }
 
 #[test]
-#[ignore = "bgplane bug: IP_MINTTL is set on the accepted socket only, after accept(), so data a TTL-64 peer sends right after the handshake is already queued and taken"]
 fn ttl_security_ignores_the_open_of_a_ttl_64_peer_sent_at_once() {
     gtsm_refuses("gtsm-now", Duration::ZERO);
 }

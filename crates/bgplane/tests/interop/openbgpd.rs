@@ -103,7 +103,6 @@ fn gtsm_session_comes_up_and_carries_routes_when_bgplane_connects() {
 }
 
 #[test]
-#[ignore = "bgplane bug: under ttl-security its listener answers the SYN with TTL 64 (IP_TTL is set only after accept), so a peer enforcing GTSM from the start drops the SYN-ACK"]
 fn gtsm_session_comes_up_and_carries_routes_when_openbgpd_connects() {
     let s = Session {
         internal: false,
