@@ -34,7 +34,7 @@ enum Command {
     /// Re-read the configuration file of a running router (like SIGHUP).
     Reload(cmd::show::ReloadArgs),
     /// Cilium-style BGP commands (`bgp peers`, `bgp routes`).
-    Bgp(cmd::show::BgpArgs),
+    Bgp(cmd::cilium::Args),
     /// Benchmarks against FRR, BIRD, GoBGP and OpenBGPD.
     Bench(cmd::bench::Args),
     /// Decode BGP messages (hex or raw files) and print them; a debugging aid.
@@ -42,7 +42,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(cmd::cni::argv(std::env::args_os()));
     init_tracing(&cli.log);
     let result = match cli.command {
         Command::Router(a) => cmd::router::run(a),
@@ -52,7 +52,7 @@ fn main() -> std::process::ExitCode {
         Command::Show(a) => cmd::show::run(a),
         Command::Clear(a) => cmd::show::run_clear(a),
         Command::Reload(a) => cmd::show::run_reload(a),
-        Command::Bgp(a) => cmd::show::run_bgp(a),
+        Command::Bgp(a) => cmd::cilium::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Decode(a) => cmd::decode::run(a),
     };

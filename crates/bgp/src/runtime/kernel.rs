@@ -195,6 +195,8 @@ impl Actor {
             return;
         }
         let changes = self.speaker.drain_fib(BATCH);
+        // A connected subnet stays the kernel's (as zebra's distance 0 beats BGP's 20).
+        let connected: HashSet<Prefix> = f.kernel.borrow().connected().into_iter().collect();
         let mut ops = std::mem::take(&mut f.pending);
         ops.reserve(changes.len());
         for c in changes {
@@ -205,7 +207,11 @@ impl Actor {
             }
             match c {
                 FibChange::Install(prefix, hops) => {
-                    let nexthops = f.resolve(&hops);
+                    let nexthops = if connected.contains(&prefix) {
+                        Vec::new()
+                    } else {
+                        f.resolve(&hops)
+                    };
                     if nexthops.is_empty() {
                         if f.installed.remove(&prefix) {
                             ops.push(Op::Delete(prefix));

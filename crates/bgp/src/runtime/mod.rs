@@ -129,16 +129,31 @@ struct Actor {
 
 /// Runs the router until SIGINT/SIGTERM. Blocks the calling thread.
 pub fn run(cfg: RouterConfig, options: Options) -> Result<(), RouterError> {
+    run_until(cfg, options, std::future::pending())
+}
+
+/// Runs the router until SIGINT/SIGTERM or until `stop` completes (an embedding program,
+/// such as the Kubernetes agent, stops it so), then shuts down gracefully. Blocks the
+/// calling thread.
+pub fn run_until(
+    cfg: RouterConfig,
+    options: Options,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), RouterError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .thread_name("bgplane-io")
         .build()
         .map_err(RouterError::Runtime)?;
-    rt.block_on(async move { run_async(cfg, options).await })
+    rt.block_on(async move { run_async(cfg, options, stop).await })
 }
 
-async fn run_async(cfg: RouterConfig, options: Options) -> Result<(), RouterError> {
+async fn run_async(
+    cfg: RouterConfig,
+    options: Options,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), RouterError> {
     let policies =
         Policies::compile(&cfg.policy_config()).map_err(|e| RouterError::Config(e.to_string()))?;
     let (session_tx, session_rx) = mpsc::channel::<FromSession>(1024);
@@ -248,6 +263,7 @@ async fn run_async(cfg: RouterConfig, options: Options) -> Result<(), RouterErro
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+        () = stop => {}
     }
     info!("shutting down");
     let (tx, rx) = oneshot::channel();

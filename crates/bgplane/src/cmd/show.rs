@@ -104,15 +104,7 @@ pub(crate) struct ReloadArgs {
     socket: PathBuf,
 }
 
-/// Arguments of `bgplane bgp` (Cilium-style commands of the agent, issue #6).
-#[derive(Debug, clap::Args)]
-pub(crate) struct BgpArgs {
-    /// Arguments, reserved until the agent lands.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
-}
-
-fn call(socket: &Path, req: &Request) -> anyhow::Result<Value> {
+pub(crate) fn call(socket: &Path, req: &Request) -> anyhow::Result<Value> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -190,9 +182,4 @@ pub(crate) fn run_reload(args: ReloadArgs) -> anyhow::Result<()> {
     let data = call(&args.socket, &Request::Reload).context("reload")?;
     super::outln!("{}", data.as_str().unwrap_or_default());
     Ok(())
-}
-
-/// Runs `bgplane bgp`.
-pub(crate) fn run_bgp(_args: BgpArgs) -> anyhow::Result<()> {
-    Err(super::not_yet("bgp", 6))
 }

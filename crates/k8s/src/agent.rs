@@ -1,0 +1,361 @@
+//! `bgplane agent`: one per node. It reads the node's objects, computes the node's BGP
+//! speaker ([`crate::desired`]), and runs the embedded router with that configuration:
+//! started when a policy selects the node, reloaded in place when the configuration
+//! changes (sessions whose settings did not change stay up), restarted when the AS or the
+//! router id changes, stopped when no policy selects the node any more. A configuration
+//! that cannot be made leaves the running one in force and is reported in the status file.
+
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+use bgp::config::RouterConfig;
+use bgp::runtime::api::Request;
+use serde::Serialize;
+use tracing::{error, info, warn};
+
+use crate::desired::{desired, Desired, Inputs, SpeakerSettings};
+use crate::manifests::{node_info, Snapshot};
+
+/// How the agent runs.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// This node's name.
+    pub node: String,
+    /// The directory of manifests to watch (the lab's, or a user's without a cluster).
+    pub manifests: PathBuf,
+    /// Where the agent keeps the router configuration it made and its status.
+    pub state_dir: PathBuf,
+    /// The router's API socket (`bgplane bgp peers` talks to it).
+    pub socket: PathBuf,
+    /// The router's Prometheus endpoint.
+    pub metrics: Option<std::net::SocketAddr>,
+    /// Install learned routes into the node's kernel (Cilium does not).
+    pub install_routes: bool,
+    /// The namespace of the Secrets that `authSecretRef` names.
+    pub secrets_namespace: String,
+    /// How often the manifest directory is looked at.
+    pub poll: Duration,
+}
+
+/// Why the agent stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The state directory could not be written.
+    #[error("{path}: {source}")]
+    State {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The router failed.
+    #[error("router: {0}")]
+    Router(#[from] bgp::runtime::RouterError),
+}
+
+/// What the agent last did, in `<state dir>/status.json`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Status {
+    /// This node.
+    pub node: String,
+    /// The policy in force, if any.
+    pub policy: Option<String>,
+    /// Whether the router runs.
+    pub running: bool,
+    /// The prefixes advertised.
+    pub advertised: Vec<String>,
+    /// The last problem (the previous configuration stays in force meanwhile).
+    pub error: Option<String>,
+}
+
+struct Router {
+    config: RouterConfig,
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: JoinHandle<Result<(), bgp::runtime::RouterError>>,
+}
+
+/// The agent's state between reconciliations.
+pub struct Agent {
+    opts: AgentOptions,
+    router: Option<Router>,
+    status: Status,
+}
+
+impl Agent {
+    /// An agent that runs nothing yet.
+    pub fn new(opts: AgentOptions) -> Result<Self, AgentError> {
+        std::fs::create_dir_all(&opts.state_dir).map_err(|source| AgentError::State {
+            path: opts.state_dir.clone(),
+            source,
+        })?;
+        let status = Status {
+            node: opts.node.clone(),
+            ..Default::default()
+        };
+        Ok(Agent {
+            opts,
+            router: None,
+            status,
+        })
+    }
+
+    /// The status after the last reconciliation.
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+
+    /// Watches the manifest directory until SIGINT/SIGTERM.
+    pub fn run(mut self) -> Result<(), AgentError> {
+        let term = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        for sig in [
+            tokio::signal::unix::SignalKind::terminate(),
+            tokio::signal::unix::SignalKind::interrupt(),
+        ] {
+            let _ = signal_flag(sig, term.clone());
+        }
+        let mut seen: Option<Vec<(PathBuf, SystemTime, u64)>> = None;
+        while !term.load(std::sync::atomic::Ordering::Relaxed) {
+            let now = fingerprint(&self.opts.manifests);
+            if seen.as_ref() != Some(&now) {
+                seen = Some(now);
+                self.reconcile_dir();
+            }
+            if let Some(r) = &self.router {
+                if r.thread.is_finished() {
+                    let r = self.router.take().map(|r| r.thread.join());
+                    let msg = match r {
+                        Some(Ok(Err(e))) => format!("the router stopped: {e}"),
+                        _ => "the router stopped".to_string(),
+                    };
+                    error!("{msg}");
+                    self.status.running = false;
+                    self.status.error = Some(msg);
+                    self.write_status();
+                    seen = None; // try again
+                }
+            }
+            std::thread::sleep(self.opts.poll);
+        }
+        info!("stopping");
+        self.stop_router();
+        Ok(())
+    }
+
+    /// Reads the manifest directory and applies it.
+    pub fn reconcile_dir(&mut self) {
+        match Snapshot::load_dir(&self.opts.manifests) {
+            Ok(s) => self.reconcile(&s),
+            Err(e) => {
+                warn!(%e, "manifests not applied; the configuration in force stays");
+                self.status.error = Some(e.to_string());
+                self.write_status();
+            }
+        }
+    }
+
+    /// Applies a snapshot of the objects.
+    pub fn reconcile(&mut self, snap: &Snapshot) {
+        let Some(node) = snap.nodes.get(&self.opts.node) else {
+            self.fail(format!(
+                "node {} not found among the Node objects",
+                self.opts.node
+            ));
+            return;
+        };
+        let node = node_info(node);
+        let policies: Vec<_> = snap.policies.values().cloned().collect();
+        let services: Vec<_> = snap.services.values().cloned().collect();
+        let ns = self.opts.secrets_namespace.clone();
+        let secret = |name: &str| snap.secret_password(&ns, name);
+        let settings = SpeakerSettings {
+            socket: self.opts.socket.display().to_string(),
+            metrics: self.opts.metrics,
+        };
+        let d = desired(&Inputs {
+            node: &node,
+            policies: &policies,
+            services: &services,
+            secret: &secret,
+            settings: &settings,
+        });
+        match d {
+            Err(e) => self.fail(e.to_string()),
+            Ok(Desired::Off) => {
+                if self.router.is_some() {
+                    info!("no CiliumBGPPeeringPolicy selects this node: BGP stopped");
+                }
+                self.stop_router();
+                self.status.policy = None;
+                self.status.advertised.clear();
+                self.status.error = None;
+                self.write_status();
+            }
+            Ok(Desired::On {
+                policy,
+                config,
+                advertised,
+            }) => {
+                let r = self.apply(*config);
+                self.status.policy = Some(policy);
+                self.status.advertised = advertised.iter().map(|p| p.to_string()).collect();
+                self.status.error = r.err();
+                self.status.running = self.router.is_some();
+                self.write_status();
+            }
+        }
+    }
+
+    fn fail(&mut self, msg: String) {
+        error!("{msg}; the configuration in force stays");
+        self.status.error = Some(msg);
+        self.write_status();
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.opts.state_dir.join("router.yaml")
+    }
+
+    /// Runs the router with `cfg`: start, reload in place, or restart.
+    fn apply(&mut self, cfg: RouterConfig) -> Result<(), String> {
+        if let Some(r) = &self.router {
+            if r.config == cfg {
+                return Ok(());
+            }
+            let restart = r.config.router.asn != cfg.router.asn
+                || r.config.router.router_id != cfg.router.router_id;
+            if !restart {
+                self.write_config(&cfg)?;
+                let res = reload(&self.opts.socket);
+                if let Some(r) = self.router.as_mut() {
+                    r.config = cfg;
+                }
+                return res;
+            }
+            info!("AS or router id changed: the router restarts");
+            self.stop_router();
+        }
+        self.write_config(&cfg)?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let options = bgp::runtime::Options {
+            config_path: Some(self.config_path()),
+            no_fib: !self.opts.install_routes,
+        };
+        let run_cfg = cfg.clone();
+        let thread = std::thread::Builder::new()
+            .name("bgplane-router".into())
+            .spawn(move || {
+                bgp::runtime::run_until(run_cfg, options, async move {
+                    let _ = stopped.await;
+                })
+            })
+            .map_err(|e| format!("cannot start the router thread: {e}"))?;
+        info!(asn = cfg.router.asn, router_id = %cfg.router.router_id, "router started");
+        self.router = Some(Router {
+            config: cfg,
+            stop,
+            thread,
+        });
+        Ok(())
+    }
+
+    fn write_config(&self, cfg: &RouterConfig) -> Result<(), String> {
+        let text = serde_norway::to_string(cfg).map_err(|e| e.to_string())?;
+        let path = self.config_path();
+        write_atomic(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    fn stop_router(&mut self) {
+        if let Some(r) = self.router.take() {
+            let _ = r.stop.send(());
+            let _ = r.thread.join();
+        }
+        self.status.running = false;
+    }
+
+    fn write_status(&self) {
+        let path = self.opts.state_dir.join("status.json");
+        if let Ok(text) = serde_json::to_vec_pretty(&self.status) {
+            if let Err(e) = write_atomic(&path, &text) {
+                warn!(path = %path.display(), %e, "cannot write the status");
+            }
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.stop_router();
+    }
+}
+
+/// Asks the running router to re-read its configuration file, waiting for its API socket
+/// if it is still starting.
+fn reload(socket: &Path) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let mut last = String::new();
+        for _ in 0..50 {
+            match bgp::runtime::api::call(socket, &Request::Reload).await {
+                Ok(v) => {
+                    if let Some(e) = v.get("Error").and_then(|e| e.as_str()) {
+                        return Err(e.to_string());
+                    }
+                    return Ok(());
+                }
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(format!("the router did not answer a reload: {last}"))
+    })
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(tmp, path)
+}
+
+/// Names, modification times and sizes of the manifest files: a change triggers a
+/// reconciliation.
+fn fingerprint(dir: &Path) -> Vec<(PathBuf, SystemTime, u64)> {
+    let mut v: Vec<(PathBuf, SystemTime, u64)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let m = e.metadata().ok()?;
+            Some((e.path(), m.modified().ok()?, m.len()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Sets `flag` when the signal arrives (a thread waiting on the signal with sigwait would
+/// steal it from the router's own handlers, so a tokio signal stream is used instead).
+fn signal_flag(
+    kind: tokio::signal::unix::SignalKind,
+    flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("bgplane-agent-signal".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            let Ok(rt) = rt else { return };
+            rt.block_on(async move {
+                let Ok(mut s) = tokio::signal::unix::signal(kind) else {
+                    return;
+                };
+                s.recv().await;
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            });
+        })?;
+    Ok(())
+}
