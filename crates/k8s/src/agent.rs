@@ -36,6 +36,8 @@ pub struct AgentOptions {
     pub secrets_namespace: String,
     /// How often the manifest directory is looked at.
     pub poll: Duration,
+    /// Cilium's `autoDirectNodeRoutes`: routes to the pod CIDRs of nodes on our links.
+    pub auto_direct_node_routes: bool,
 }
 
 /// Why the agent stopped.
@@ -171,13 +173,16 @@ impl Agent {
         let settings = SpeakerSettings {
             socket: self.opts.socket.display().to_string(),
             metrics: self.opts.metrics,
+            direct_subnets: self.opts.auto_direct_node_routes.then(local_subnets),
         };
+        let others: Vec<_> = snap.nodes.values().map(node_info).collect();
         let d = desired(&Inputs {
             node: &node,
             policies: &policies,
             services: &services,
             secret: &secret,
             settings: &settings,
+            other_nodes: &others,
         });
         match d {
             Err(e) => self.fail(e.to_string()),
@@ -312,6 +317,40 @@ fn reload(socket: &Path) -> Result<(), String> {
         }
         Err(format!("the router did not answer a reload: {last}"))
     })
+}
+
+/// The subnets of this host's interface addresses (loopback and link-local excepted).
+fn local_subnets() -> Vec<bgp_wire::Prefix> {
+    let mut out = Vec::new();
+    let Ok(ifaddrs) = nix::ifaddrs::getifaddrs() else {
+        return out;
+    };
+    for i in ifaddrs {
+        let (Some(a), Some(m)) = (i.address, i.netmask) else {
+            continue;
+        };
+        let (ip, len) = if let (Some(a), Some(m)) = (a.as_sockaddr_in(), m.as_sockaddr_in()) {
+            (
+                std::net::IpAddr::V4(a.ip()),
+                u32::from(m.ip()).count_ones() as u8,
+            )
+        } else if let (Some(a), Some(m)) = (a.as_sockaddr_in6(), m.as_sockaddr_in6()) {
+            (
+                std::net::IpAddr::V6(a.ip()),
+                u128::from(m.ip()).count_ones() as u8,
+            )
+        } else {
+            continue;
+        };
+        let skip = match ip {
+            std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_link_local(),
+            std::net::IpAddr::V6(v6) => v6.is_loopback() || v6.segments()[0] & 0xffc0 == 0xfe80,
+        };
+        if let (false, Some(p)) = (skip, bgp_wire::Prefix::new(ip, len)) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -50,6 +50,9 @@ pub struct SpeakerSettings {
     pub socket: String,
     /// Prometheus endpoint of the router.
     pub metrics: Option<std::net::SocketAddr>,
+    /// Cilium's `autoDirectNodeRoutes`: routes to the pod CIDRs of the nodes whose address
+    /// is in one of these directly connected subnets, through that address.
+    pub direct_subnets: Option<Vec<Prefix>>,
 }
 
 /// Everything the translation reads.
@@ -64,6 +67,8 @@ pub struct Inputs<'a> {
     pub secret: &'a dyn Fn(&str) -> Option<String>,
     /// Agent settings.
     pub settings: &'a SpeakerSettings,
+    /// The other nodes (for `autoDirectNodeRoutes`).
+    pub other_nodes: &'a [NodeInfo],
 }
 
 /// The node's BGP state.
@@ -280,7 +285,9 @@ pub fn desired(inp: &Inputs<'_>) -> Result<Desired, DesiredError> {
             None => json!({ "enabled": false }),
         },
     );
+    let statics = direct_routes(inp);
     let cfg = json!({
+        "static-routes": statics,
         "router": router,
         "networks": networks.keys().map(|p| p.to_string()).collect::<Vec<_>>(),
         "neighbors": neighbors,
@@ -358,6 +365,27 @@ fn export_terms(
     }
     terms.push(json!({ "action": "reject" }));
     Value::Array(terms)
+}
+
+/// `autoDirectNodeRoutes`: a static route to each other node's pod CIDRs through its
+/// address, when that address is on one of our links.
+fn direct_routes(inp: &Inputs<'_>) -> Vec<Value> {
+    let Some(subnets) = &inp.settings.direct_subnets else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for n in inp.other_nodes.iter().filter(|n| n.name != inp.node.name) {
+        for cidr in &n.pod_cidrs {
+            let via = n.addresses.iter().find(|a| {
+                a.is_ipv4() == matches!(cidr, Prefix::V4(_))
+                    && subnets.iter().any(|s| s.contains_addr(**a))
+            });
+            if let Some(via) = via {
+                out.push(json!({ "prefix": cidr.to_string(), "via": via.to_string() }));
+            }
+        }
+    }
+    out
 }
 
 /// A standard community as `HIGH:LOW` (Cilium also takes the 32-bit number).
@@ -438,9 +466,9 @@ fn exact(prefixes: &[Prefix]) -> Value {
 
 /// `10.0.5.1/24` → 10.0.5.1 (Cilium takes the address of the CIDR).
 fn peer_address(s: &str) -> Option<IpAddr> {
-    let addr =
-        s.split_once('/')
-            .map_or(s, |(a, len)| if len.parse::<u8>().is_ok() { a } else { "" });
+    let addr = s
+        .split_once('/')
+        .map_or(s, |(a, len)| if len.parse::<u8>().is_ok() { a } else { "" });
     addr.parse().ok()
 }
 

@@ -36,6 +36,10 @@ pub(crate) struct Args {
     /// How often the manifest directory is looked at, in milliseconds.
     #[arg(long, default_value_t = 500)]
     poll_ms: u64,
+    /// Routes to the pod CIDRs of nodes on the same link, through their address (Cilium's
+    /// autoDirectNodeRoutes).
+    #[arg(long)]
+    auto_direct_node_routes: bool,
 }
 
 /// Runs the subcommand.
@@ -49,6 +53,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         install_routes: a.install_routes,
         secrets_namespace: a.secrets_namespace,
         poll: Duration::from_millis(a.poll_ms),
+        auto_direct_node_routes: a.auto_direct_node_routes,
     })?;
     agent.run()?;
     Ok(())
