@@ -1,0 +1,254 @@
+//! The agent in network namespaces (needs root; skipped otherwise): a leaf router with a
+//! listen range for its nodes, and a node whose agent follows a directory of manifests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use k8s::agent::{Agent, AgentOptions};
+
+fn root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+fn ip(args: &[&str]) {
+    let st = Command::new("ip").args(args).status().expect("ip");
+    assert!(st.success(), "ip {args:?}");
+}
+
+/// Two namespaces joined by a veth: `<base>-l` (leaf, 10.0.5.1/24) and `<base>-n` (node,
+/// 10.0.5.12/24). Removed on drop.
+struct Lab {
+    leaf: String,
+    node: String,
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let base = format!("bgk-{}", std::process::id());
+        let (leaf, node) = (format!("{base}-l"), format!("{base}-n"));
+        ip(&["netns", "add", &leaf]);
+        ip(&["netns", "add", &node]);
+        let lab = Lab {
+            leaf,
+            node,
+            dir: tempfile::tempdir().unwrap(),
+        };
+        ip(&[
+            "-n", &lab.leaf, "link", "add", "l0", "type", "veth", "peer", "name", "n0",
+        ]);
+        ip(&["-n", &lab.leaf, "link", "set", "n0", "netns", &lab.node]);
+        for (ns, dev, addr) in [
+            (&lab.leaf, "l0", "10.0.5.1/24"),
+            (&lab.node, "n0", "10.0.5.12/24"),
+        ] {
+            ip(&["-n", ns, "addr", "add", addr, "dev", dev]);
+            ip(&["-n", ns, "link", "set", dev, "up"]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        lab
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for ns in [&self.leaf, &self.node] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// Moves the calling thread into a named network namespace (threads it starts later are
+/// in it too).
+fn enter(ns: &str) {
+    let f = std::fs::File::open(format!("/run/netns/{ns}")).unwrap();
+    nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+}
+
+fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn api(socket: &Path, req: bgp::runtime::api::Request) -> Option<serde_json::Value> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(bgp::runtime::api::call(socket, &req))
+        .ok()
+        .and_then(|v| v.get("data").cloned())
+}
+
+fn routes_of(socket: &Path) -> Vec<String> {
+    let req = bgp::runtime::api::Request::Routes {
+        prefix: None,
+        longer: false,
+        family: None,
+        received_from: None,
+        advertised_to: None,
+    };
+    api(socket, req)
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r.get("prefix").and_then(|p| p.as_str()).map(str::to_string))
+        .collect()
+}
+
+const NODE: &str = "apiVersion: v1\nkind: Node\nmetadata: { name: worker, labels: { rack: rack0 } }\nspec: { podCIDR: 10.1.1.0/24 }\nstatus: { addresses: [ { type: InternalIP, address: 10.0.5.12 } ] }\n";
+
+#[test]
+fn the_agent_starts_reloads_and_stops_bgp_as_the_policies_change() {
+    if !root() {
+        eprintln!(
+            "SKIPPED the_agent_starts_reloads_and_stops_bgp_as_the_policies_change: needs root"
+        );
+        return;
+    }
+    let lab = Lab::new();
+    let leaf_sock = lab.path("leaf.sock");
+    let leaf_yaml = format!(
+        "router:\n  asn: 65005\n  router-id: 10.0.5.1\n  listen: [0.0.0.0]\n  api: {{ socket: {} }}\n  listen-ranges: [{{ prefix: 10.0.5.0/24, peer-group: NODES }}]\nnetworks: [192.168.0.0/24]\npeer-groups:\n  NODES: {{ remote-as: internal, route-reflector-client: true, hold-time: 9 }}\n",
+        leaf_sock.display()
+    );
+    let cfg = bgp::config::RouterConfig::parse("leaf.yaml", &leaf_yaml).unwrap();
+    let (stop_leaf, stopped) = tokio::sync::oneshot::channel::<()>();
+    let leaf_ns = lab.leaf.clone();
+    let leaf = std::thread::spawn(move || {
+        enter(&leaf_ns);
+        let opts = bgp::runtime::Options {
+            config_path: None,
+            no_fib: true,
+        };
+        bgp::runtime::run_until(cfg, opts, async move {
+            let _ = stopped.await;
+        })
+    });
+
+    let manifests = lab.path("manifests");
+    std::fs::create_dir_all(&manifests).unwrap();
+    std::fs::write(manifests.join("node.yaml"), NODE).unwrap();
+    let agent_sock = lab.path("agent.sock");
+    let opts = AgentOptions {
+        node: "worker".into(),
+        manifests: manifests.clone(),
+        state_dir: lab.path("state"),
+        socket: agent_sock.clone(),
+        metrics: None,
+        install_routes: true,
+        secrets_namespace: "kube-system".into(),
+        poll: Duration::from_millis(100),
+        auto_direct_node_routes: false,
+    };
+    let node_ns = lab.node.clone();
+    let (tx, rx) = std::sync::mpsc::channel::<&'static str>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<k8s::agent::Status>();
+    let agent = std::thread::spawn(move || {
+        enter(&node_ns);
+        let mut a = Agent::new(opts).unwrap();
+        while let Ok(step) = rx.recv() {
+            if step == "exit" {
+                break;
+            }
+            a.reconcile_dir();
+            done_tx.send(a.status().clone()).unwrap();
+        }
+    });
+    let step = |files: &[(&str, Option<&str>)]| {
+        for (name, text) in files {
+            match text {
+                Some(t) => std::fs::write(manifests.join(name), t).unwrap(),
+                None => std::fs::remove_file(manifests.join(name)).unwrap(),
+            }
+        }
+        tx.send("reconcile").unwrap();
+        done_rx.recv_timeout(Duration::from_secs(20)).unwrap()
+    };
+
+    // No policy: no BGP.
+    let s = step(&[]);
+    assert!(!s.running && s.policy.is_none(), "{s:?}");
+
+    // The seed's policies: the node peers with its leaf and advertises its pod CIDR.
+    let seed = include_str!("../../../examples/cilium-bgp-cross-as/bgp-peering-policies.yaml");
+    let s = step(&[("policies.yaml", Some(seed))]);
+    assert!(s.running, "{s:?}");
+    assert_eq!(s.policy.as_deref(), Some("rack0-65005"));
+    wait_for("the pod CIDR at the leaf", Duration::from_secs(15), || {
+        routes_of(&leaf_sock).contains(&"10.1.1.0/24".to_string())
+    });
+    wait_for(
+        "the leaf's network at the node",
+        Duration::from_secs(15),
+        || routes_of(&agent_sock).contains(&"192.168.0.0/24".to_string()),
+    );
+
+    // Two policies for the node: refused, the running configuration stays.
+    let both = seed.replace("rack: rack1", "rack: rack0");
+    let s = step(&[("policies.yaml", Some(&both))]);
+    assert!(
+        s.error.as_deref().unwrap_or("").contains("more than one"),
+        "{s:?}"
+    );
+    assert!(s.running);
+    assert!(routes_of(&leaf_sock).contains(&"10.1.1.0/24".to_string()));
+
+    // A new pod CIDR is advertised by a reload, without a new session.
+    let established = |sock: &Path| -> u64 {
+        api(
+            sock,
+            bgp::runtime::api::Request::Neighbors { address: None },
+        )
+        .and_then(|v| {
+            v.pointer("/0/counters/established")
+                .and_then(|x| x.as_u64())
+        })
+        .unwrap_or(0)
+    };
+    let before = established(&agent_sock);
+    let s = step(&[
+        ("policies.yaml", Some(seed)),
+        (
+            "node.yaml",
+            Some(&NODE.replace("10.1.1.0/24", "10.1.7.0/24")),
+        ),
+    ]);
+    assert!(s.error.is_none(), "{s:?}");
+    wait_for(
+        "the new pod CIDR at the leaf",
+        Duration::from_secs(15),
+        || {
+            let r = routes_of(&leaf_sock);
+            r.contains(&"10.1.7.0/24".to_string()) && !r.contains(&"10.1.1.0/24".to_string())
+        },
+    );
+    assert_eq!(established(&agent_sock), before, "the session was kept");
+
+    // The policy goes: BGP stops, the leaf loses the route.
+    let s = step(&[("policies.yaml", None)]);
+    assert!(!s.running, "{s:?}");
+    wait_for(
+        "the withdrawal at the leaf",
+        Duration::from_secs(15),
+        || !routes_of(&leaf_sock).contains(&"10.1.7.0/24".to_string()),
+    );
+
+    tx.send("exit").unwrap();
+    agent.join().unwrap();
+    let _ = stop_leaf.send(());
+    leaf.join().unwrap().unwrap();
+}
