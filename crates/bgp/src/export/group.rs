@@ -186,15 +186,37 @@ pub enum WalkEnd {
     Nothing,
 }
 
-/// A walk over the table that feeds a peer everything (session start, route refresh).
+/// A walk over the table that feeds a peer everything (session start, route refresh). It
+/// holds a position in the tables, not a copy of their prefixes: a thousand peers starting
+/// at once on a full table cost a few octets each.
 #[derive(Debug, Clone)]
 pub struct Walk {
-    /// The prefixes to visit, in order.
-    pub prefixes: Vec<Prefix>,
-    /// Next position.
-    pub pos: usize,
+    /// Default routes to visit first (`default-originate`), last first.
+    pub defaults: Vec<Prefix>,
+    /// Walk the IPv4 table.
+    pub v4: bool,
+    /// Walk the IPv6 table.
+    pub v6: bool,
+    /// In the IPv6 table already.
+    pub in_v6: bool,
+    /// Next destination id of the current table.
+    pub next: u32,
     /// What to send once done.
     pub end: WalkEnd,
+}
+
+impl Walk {
+    /// A walk over the tables of `families` (all when `None`).
+    pub fn new(family: Option<Family>, end: WalkEnd) -> Self {
+        Walk {
+            defaults: Vec::new(),
+            v4: family.is_none_or(|f| f == Family::IPV4_UNICAST),
+            v6: family.is_none_or(|f| f == Family::IPV6_UNICAST),
+            in_v6: false,
+            next: 0,
+            end,
+        }
+    }
 }
 
 /// A peer's outbound state.

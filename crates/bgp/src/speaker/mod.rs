@@ -445,15 +445,10 @@ impl Speaker {
         let default_originate = p.spec.default_originate;
         let g = self.join_group(id, key);
         let cursor = self.groups[g].as_ref().map_or(0, |g| g.end());
-        let mut prefixes = self.all_prefixes(None);
+        let mut walk = Walk::new(None, WalkEnd::EndOfRib(families.clone()));
         if default_originate {
-            add_defaults(&mut prefixes, &families);
+            add_defaults(&mut walk.defaults, &families, &self.rib);
         }
-        let walk = Walk {
-            prefixes,
-            pos: 0,
-            end: WalkEnd::EndOfRib(families),
-        };
         let out = PeerOut {
             group: g,
             cursor,
@@ -479,7 +474,7 @@ impl Speaker {
     /// have are withdrawn, as its Adj-RIB-Out is kept.
     pub fn resend(&mut self, id: PeerId, family: Option<Family>) {
         self.epoch += 1;
-        let mut prefixes = self.all_prefixes(family);
+        let mut walk = Walk::new(family, WalkEnd::Nothing);
         let Some(p) = self.peer(id) else { return };
         let Some(s) = p.session.as_ref() else { return };
         if p.spec.default_originate || s.out.default_sent.contains(&true) {
@@ -490,7 +485,7 @@ impl Speaker {
                 .copied()
                 .filter(|f| family.is_none_or(|x| x == *f))
                 .collect();
-            add_defaults(&mut prefixes, &families);
+            add_defaults(&mut walk.defaults, &families, &self.rib);
         }
         let key = group_key(&self.cfg, &p.spec, &s.negotiated, s.local, &s.addrs);
         let old = s.out.group;
@@ -509,11 +504,7 @@ impl Speaker {
             }
         }
         if let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) {
-            s.out.walks.push_back(Walk {
-                prefixes,
-                pos: 0,
-                end: WalkEnd::Nothing,
-            });
+            s.out.walks.push_back(walk);
         }
     }
 
@@ -754,8 +745,8 @@ fn group_key(
     }
 }
 
-/// Puts the default routes of `families` first in a walk, unless already there.
-fn add_defaults(prefixes: &mut Vec<Prefix>, families: &[Family]) {
+/// The default routes of `families` a walk visits first (those not in the RIB).
+fn add_defaults(defaults: &mut Vec<Prefix>, families: &[Family], rib: &Rib) {
     for (f, d) in [
         (
             Family::IPV6_UNICAST,
@@ -766,8 +757,11 @@ fn add_defaults(prefixes: &mut Vec<Prefix>, families: &[Family]) {
             Prefix::V4(bgp_wire::Ipv4Prefix::DEFAULT),
         ),
     ] {
-        if families.contains(&f) && !prefixes.contains(&d) {
-            prefixes.insert(0, d);
+        // A default route in the RIB is visited by the table walk.
+        let in_rib = rib.dest(&d).is_some_and(|x| !x.paths.is_empty());
+        if families.contains(&f) && !defaults.contains(&d) && !in_rib {
+            // Popped from the end: IPv4 first.
+            defaults.push(d);
         }
     }
 }

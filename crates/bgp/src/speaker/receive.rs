@@ -298,7 +298,6 @@ impl Speaker {
     /// by BoRR/EoRR when enhanced route refresh was negotiated (RFC 7313 §4). BoRR/EoRR
     /// from the peer mark and sweep its stale paths.
     fn route_refresh(&mut self, id: PeerId, family: Family, st: u8) {
-        let prefixes = self.all_prefixes(Some(family));
         let Some(p) = self.peer_mut(id) else { return };
         let Some(s) = p.session.as_mut() else { return };
         if !s.negotiated.families.contains(&family) {
@@ -315,11 +314,7 @@ impl Speaker {
                 } else {
                     WalkEnd::Nothing
                 };
-                s.out.walks.push_back(Walk {
-                    prefixes,
-                    pos: 0,
-                    end,
-                });
+                s.out.walks.push_back(Walk::new(Some(family), end));
             }
             subtype::BORR => {
                 for d in self

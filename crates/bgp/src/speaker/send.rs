@@ -109,19 +109,7 @@ impl Speaker {
             if out.len() - start + batch.estimate >= budget {
                 break;
             }
-            let step = {
-                let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) else {
-                    break;
-                };
-                match s.out.walks.front_mut() {
-                    None => None,
-                    Some(w) if w.pos < w.prefixes.len() => {
-                        w.pos += 1;
-                        Some(Ok(w.prefixes[w.pos - 1]))
-                    }
-                    Some(_) => Some(Err(s.out.walks.pop_front().map(|w| w.end))),
-                }
-            };
+            let step = self.walk_step(id);
             match step {
                 None => break,
                 Some(Ok(prefix)) => {
@@ -195,6 +183,49 @@ impl Speaker {
             self.collect_tombstones();
             Fill::Idle
         }
+    }
+
+    /// The next prefix of the peer's current table walk, or the walk's end (then removed),
+    /// or `None` when it has no walk.
+    #[allow(clippy::type_complexity)]
+    fn walk_step(&mut self, id: PeerId) -> Option<Result<Prefix, Option<WalkEnd>>> {
+        let rib = &self.rib;
+        let s = self
+            .peers
+            .get_mut(usize::from(id))
+            .and_then(|p| p.as_mut())
+            .and_then(|p| p.session.as_mut())?;
+        let w = s.out.walks.front_mut()?;
+        if let Some(d) = w.defaults.pop() {
+            return Some(Ok(d));
+        }
+        if !w.in_v6 {
+            if w.v4 {
+                while (w.next as usize) < rib.v4.id_bound() {
+                    let i = w.next;
+                    w.next += 1;
+                    if let Some((p, d)) = rib.v4.by_id_with_prefix(i) {
+                        if !d.paths.is_empty() {
+                            return Some(Ok(Prefix::V4(p)));
+                        }
+                    }
+                }
+            }
+            w.in_v6 = true;
+            w.next = 0;
+        }
+        if w.v6 {
+            while (w.next as usize) < rib.v6.id_bound() {
+                let i = w.next;
+                w.next += 1;
+                if let Some((p, d)) = rib.v6.by_id_with_prefix(i) {
+                    if !d.paths.is_empty() {
+                        return Some(Ok(Prefix::V6(p)));
+                    }
+                }
+            }
+        }
+        Some(Err(s.out.walks.pop_front().map(|w| w.end)))
     }
 
     /// Whether `fill` has anything to do for the peer.

@@ -165,7 +165,17 @@ impl Speaker {
                 + s.out
                     .walks
                     .iter()
-                    .map(|w| w.prefixes.len() - w.pos)
+                    .map(|w| {
+                        let (v4, v6) = (self.rib.v4.id_bound(), self.rib.v6.id_bound());
+                        let next = w.next as usize;
+                        w.defaults.len()
+                            + match (w.in_v6, w.v4, w.v6) {
+                                (false, true, true) => v4.saturating_sub(next) + v6,
+                                (false, true, false) => v4.saturating_sub(next),
+                                (_, _, true) => v6.saturating_sub(next),
+                                _ => 0,
+                            }
+                    })
                     .sum::<usize>();
             SessionView {
                 local: s.local.to_string(),
