@@ -4,5 +4,7 @@
 
 pub mod agent;
 pub mod crd;
+pub mod deploy;
 pub mod desired;
 pub mod manifests;
+pub mod source;

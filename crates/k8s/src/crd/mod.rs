@@ -1,6 +1,7 @@
 //! Cilium's BGP custom resources, with Cilium's group, versions, field names, defaults and
 //! validation, and the label-selector matching they rely on.
 
+pub mod v2;
 pub mod v2alpha1;
 
 use std::collections::BTreeMap;

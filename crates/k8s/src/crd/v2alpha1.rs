@@ -25,6 +25,7 @@ pub const DEFAULT_KEEPALIVE: i32 = 30;
     group = "cilium.io",
     version = "v2alpha1",
     kind = "CiliumBGPPeeringPolicy",
+    doc = "BGP virtual routers, their neighbors and advertisements, for the nodes its selector matches.",
     plural = "ciliumbgppeeringpolicies",
     singular = "ciliumbgppeeringpolicy",
     shortname = "bgpp",
@@ -56,6 +57,7 @@ pub struct CiliumBGPVirtualRouter {
         skip_serializing_if = "Option::is_none",
         rename = "exportPodCIDR"
     )]
+    #[schemars(extend("default" = false))]
     pub export_pod_cidr: Option<bool>,
     /// Multi-pool IPAM pools whose CIDRs to advertise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,7 +96,7 @@ pub struct CiliumBGPNeighbor {
     pub peer_address: String,
     /// The peer's TCP port (179).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 65535))]
+    #[schemars(range(min = 1, max = 65535), extend("default" = 179))]
     pub peer_port: Option<i32>,
     /// The peer's AS.
     #[serde(rename = "peerASN")]
@@ -109,19 +111,19 @@ pub struct CiliumBGPNeighbor {
         skip_serializing_if = "Option::is_none",
         rename = "eBGPMultihopTTL"
     )]
-    #[schemars(range(min = 1, max = 255))]
+    #[schemars(range(min = 1, max = 255), extend("default" = 1))]
     pub ebgp_multihop_ttl: Option<i32>,
     /// ConnectRetry time in seconds (120).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 2147483647))]
+    #[schemars(range(min = 1, max = 2147483647), extend("default" = 120))]
     pub connect_retry_time_seconds: Option<i32>,
     /// Hold time in seconds (90).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 3, max = 65535))]
+    #[schemars(range(min = 3, max = 65535), extend("default" = 90))]
     pub hold_time_seconds: Option<i32>,
     /// Keepalive time in seconds (30); at most the hold time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 65535))]
+    #[schemars(range(min = 1, max = 65535), extend("default" = 30))]
     pub keep_alive_time_seconds: Option<i32>,
     /// Graceful restart (RFC 4724); off when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
