@@ -91,6 +91,11 @@ pub enum LabCommand {
         /// Destroy a deployed lab of the same name first.
         #[arg(long)]
         reconfigure: bool,
+        /// Cilium's `autoDirectNodeRoutes`: each cluster node gets a route to the pod CIDR
+        /// of every other node whose address is on one of its links (pods of one rack reach
+        /// each other before any BGP, as in seed 000).
+        #[arg(long)]
+        auto_direct_node_routes: bool,
         /// Output of the final table.
         #[arg(short, long, value_enum, default_value_t)]
         output: Format,
@@ -216,6 +221,42 @@ pub enum LabCommand {
         #[arg(short, long, value_enum, default_value_t)]
         output: Format,
     },
+    /// Apply Kubernetes manifests to the lab's cluster (peering policies, Services,
+    /// Secrets, Pods, DaemonSets, …), like `kubectl apply -f`.
+    Apply {
+        /// Which lab.
+        #[command(flatten)]
+        sel: SelArgs,
+        /// Manifest file, directory, or `-` for stdin (repeatable).
+        #[arg(short = 'f', long = "filename", required = true)]
+        files: Vec<String>,
+    },
+    /// Delete the objects of Kubernetes manifests from the lab's cluster (pods go with
+    /// them), like `kubectl delete -f`.
+    Delete {
+        /// Which lab.
+        #[command(flatten)]
+        sel: SelArgs,
+        /// Manifest file, directory, or `-` for stdin (repeatable).
+        #[arg(short = 'f', long = "filename", required = true)]
+        files: Vec<String>,
+    },
+    /// kubectl for the lab's cluster: `get pods -o wide`, `get nodes -o wide`,
+    /// `get ciliumbgppeeringpolicies`, `exec -it POD -- CMD`, `apply -f`, `delete -f`,
+    /// `taint nodes NODE KEY:EFFECT-`.
+    Kubectl {
+        /// Which lab.
+        #[command(flatten)]
+        sel: SelArgs,
+        /// kubectl's arguments.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            required = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
     /// Generate a leaf-spine topology for scale tests.
     Generate {
         /// Lab name.
@@ -263,6 +304,7 @@ pub fn run(args: Args, exe: SelfExe) -> anyhow::Result<()> {
             cluster,
             cluster_name,
             reconfigure,
+            auto_direct_node_routes,
             output,
         } => {
             deploy(&DeployOpts {
@@ -270,6 +312,7 @@ pub fn run(args: Args, exe: SelfExe) -> anyhow::Result<()> {
                 cluster,
                 cluster_name,
                 reconfigure,
+                auto_direct_node_routes,
                 root,
                 exe,
                 format: output,
@@ -343,6 +386,18 @@ pub fn run(args: Args, exe: SelfExe) -> anyhow::Result<()> {
             to,
             output,
         } => trace_cmd(&root, &sel.sel(), &from, &to, output)?,
+        LabCommand::Apply { sel, files } => {
+            crate::cluster::kubectl::apply_cmd(&root, &sel.sel(), &files, &exe)?
+        }
+        LabCommand::Delete { sel, files } => {
+            crate::cluster::kubectl::delete_cmd(&root, &sel.sel(), &files)?
+        }
+        LabCommand::Kubectl { sel, args } => {
+            let code = crate::cluster::kubectl::kubectl_cmd(&root, &sel.sel(), &args, &exe)?;
+            if code != 0 {
+                std::process::exit(code.clamp(1, 255));
+            }
+        }
         LabCommand::Generate {
             name,
             spines,

@@ -7,9 +7,12 @@
 //! - [`plan`]: the resolved lab: behaviours, namespaces, veths, names, addresses;
 //! - [`rt`]: the runtime: namespaces, netlink wiring, the per-node supervisor, on-disk state;
 //! - [`ops`]: the user-facing operations (deploy, inspect, exec, check, graph, …);
+//! - [`cluster`]: the kind cluster as Kubernetes (Node objects, agents, `apply`, pods,
+//!   `kubectl`);
 //! - [`cli`]: the clap arguments and dispatch.
 
 pub mod cli;
+pub mod cluster;
 pub mod ops;
 pub mod plan;
 pub mod rt;

@@ -30,6 +30,9 @@ pub struct DeployOpts {
     pub cluster_name: Option<String>,
     /// Destroy a deployed lab of the same name first.
     pub reconfigure: bool,
+    /// Routes between cluster nodes' pod CIDRs over shared links (Cilium's
+    /// `autoDirectNodeRoutes`).
+    pub auto_direct_node_routes: bool,
     /// Labs root directory.
     pub root: PathBuf,
     /// How to re-invoke this binary for node supervisors.
@@ -106,7 +109,11 @@ pub fn deploy(opts: &DeployOpts) -> Result<LabState, OpError> {
     }
     let mut st = LabState::new(plan, cluster_file);
     st.save()?;
-    if let Err(e) = build(&mut st, opts, &progress) {
+    let prepared = crate::cluster::prepare(&st.plan, &opts.exe).map_err(OpError::from);
+    if let Ok(Some(note)) = &prepared {
+        eprintln!("          note: {note}");
+    }
+    if let Err(e) = prepared.and_then(|_| build(&mut st, opts, &progress)) {
         progress.step(format!("deploy failed: {e}; rolling back"));
         st.phase = Phase::Destroying;
         let _ = st.save();
@@ -116,7 +123,15 @@ pub fn deploy(opts: &DeployOpts) -> Result<LabState, OpError> {
     }
     st.phase = Phase::Running;
     st.save()?;
-    let failures = run_exec_phase(&st, &progress);
+    let mut failures = run_exec_phase(&st, &progress);
+    if crate::cluster::has_cluster(&st.plan) {
+        let failed = crate::cluster::node_routes(&st, opts.auto_direct_node_routes);
+        for f in &failed {
+            eprintln!("          {f}  → FAILED");
+        }
+        failures += failed.len();
+        progress.step("cluster nodes: Node objects, pod CIDR blackhole routes, agents");
+    }
     progress.step("deployed");
     inspect::print(&st, opts.format)?;
     if failures > 0 {
@@ -324,7 +339,9 @@ fn start_one(
             ),
         ));
     }
+    let agent = crate::cluster::agent_command(plan, n);
     let cmd = match (&n.behaviour, &n.cmd) {
+        (Behaviour::ClusterNode, _) if agent.is_some() => agent,
         (Behaviour::Bgplane, _) => Some(vec![
             bgplane_binary(exe).to_string_lossy().into_owned(),
             "router".into(),
@@ -342,7 +359,11 @@ fn start_one(
         socket: sock.clone(),
         mounts,
         cmd,
-        cmd_log: n.dir.join("cmd.log"),
+        cmd_log: if n.behaviour == Behaviour::ClusterNode {
+            crate::cluster::agent_log(n)
+        } else {
+            n.dir.join("cmd.log")
+        },
     };
     let spec_path = run_dir.join(format!("{i}.json"));
     let text =
@@ -370,6 +391,10 @@ fn start_one(
         ("CLAB_LABEL_CONTAINERLAB".into(), plan.name.clone()),
         ("CLAB_INTFS".into(), data_ifs.to_string()),
     ];
+    if n.role.is_some() || n.behaviour == Behaviour::Bgplane {
+        // The lab's bin directory (`bgplane`) first: `lab exec NODE -- bgplane bgp peers`.
+        env[0].1 = crate::cluster::node_path(plan);
+    }
     if n.role.is_some() {
         // What the Kubernetes node would know about itself (for the agent and CNI).
         let join = |v: Vec<String>| v.join(",");

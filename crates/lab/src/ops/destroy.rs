@@ -22,6 +22,8 @@ pub struct Removed {
     pub stray_processes: usize,
     /// Namespaces removed.
     pub namespaces: usize,
+    /// Pods removed (CNI DEL, their namespaces and processes).
+    pub pods: usize,
     /// Seconds taken.
     pub seconds: f64,
 }
@@ -47,6 +49,8 @@ pub fn teardown(st: &LabState, cleanup: bool) -> Result<Removed, RtError> {
         lab: st.plan.name.clone(),
         ..Removed::default()
     };
+    // Pods first, while their nodes are there for the CNI plugins' DEL.
+    r.pods = crate::cluster::pods::teardown(st);
     let mut killed: Vec<(i32, Option<u64>)> = Vec::new();
     // PID 1 of each node: killing it kills every process of the node's PID namespace.
     for n in &st.nodes {
@@ -141,8 +145,13 @@ pub fn destroy_cmd(
         if r.namespaces == 0 && r.supervisors == 0 {
             println!("lab {}: nothing to destroy", r.lab);
         } else {
+            let pods = if r.pods > 0 {
+                format!(", {} pods", r.pods)
+            } else {
+                String::new()
+            };
             println!(
-                "lab {}: destroyed in {:.2}s ({} node supervisors, {} other processes, {} namespaces)",
+                "lab {}: destroyed in {:.2}s ({} node supervisors, {} other processes, {} namespaces{pods})",
                 r.lab, r.seconds, r.supervisors, r.stray_processes, r.namespaces
             );
         }

@@ -198,6 +198,32 @@ pub fn exec_cmd(
         [one] if one.contains(char::is_whitespace) => split_command(one).map_err(OpError::Usage)?,
         many => many.to_vec(),
     };
+    // A pod of the lab's cluster, by name (or namespace/name), where no node has the name.
+    if let (Some(name), true) = (node, labels.is_empty()) {
+        let short = st.plan.cluster_name.as_ref().map(|c| format!("{c}-{name}"));
+        let is_node = st
+            .plan
+            .nodes
+            .iter()
+            .any(|n| n.name == name || Some(&n.name) == short.as_ref());
+        if let (false, Some((pod, sock))) =
+            (is_node, crate::cluster::kubectl::pod_socket(&st, name))
+        {
+            if format == Format::Table {
+                return crate::cluster::kubectl::attach_in_pod(&sock, argv);
+            }
+            #[derive(Serialize)]
+            struct PodRow {
+                pod: String,
+                #[serde(flatten)]
+                result: Captured,
+            }
+            let r = crate::cluster::kubectl::capture_in_pod(&sock, argv)?;
+            let status = r.status;
+            print_json(&[PodRow { pod, result: r }])?;
+            return Ok(status);
+        }
+    }
     let nodes = select_nodes(&st, node, labels)?;
     if nodes.len() == 1 && labels.is_empty() && format == Format::Table {
         let sock = st.nodes[nodes[0]].socket.clone().unwrap_or_default();
