@@ -14,7 +14,7 @@ use bgp::runtime::api::Request;
 use serde::Serialize;
 use tracing::{error, info, warn};
 
-use crate::desired::{desired, Desired, Inputs, SpeakerSettings};
+use crate::desired::{desired, Desired, Inputs, SpeakerSettings, V2Inputs};
 use crate::manifests::{node_info, Snapshot};
 
 /// How the agent runs.
@@ -123,25 +123,32 @@ impl Agent {
                 seen = Some(now);
                 self.reconcile_dir();
             }
-            if let Some(r) = &self.router {
-                if r.thread.is_finished() {
-                    let r = self.router.take().map(|r| r.thread.join());
-                    let msg = match r {
-                        Some(Ok(Err(e))) => format!("the router stopped: {e}"),
-                        _ => "the router stopped".to_string(),
-                    };
-                    error!("{msg}");
-                    self.status.running = false;
-                    self.status.error = Some(msg);
-                    self.write_status();
-                    seen = None; // try again
-                }
+            if self.check_router() {
+                seen = None; // start it again at the next reconciliation
             }
             std::thread::sleep(self.opts.poll);
         }
         info!("stopping");
         self.stop_router();
         Ok(())
+    }
+
+    /// Notices a router that stopped on its own (an error): returns true if it did, after
+    /// recording why; the next [`reconcile`](Self::reconcile) starts it again.
+    pub fn check_router(&mut self) -> bool {
+        if !self.router.as_ref().is_some_and(|r| r.thread.is_finished()) {
+            return false;
+        }
+        let r = self.router.take().map(|r| r.thread.join());
+        let msg = match r {
+            Some(Ok(Err(e))) => format!("the router stopped: {e}"),
+            _ => "the router stopped".to_string(),
+        };
+        error!("{msg}");
+        self.status.running = false;
+        self.status.error = Some(msg);
+        self.write_status();
+        true
     }
 
     /// Reads the manifest directory and applies it.
@@ -165,7 +172,8 @@ impl Agent {
             ));
             return;
         };
-        let node = node_info(node);
+        let mut node = node_info(node);
+        node.default_gateways = default_gateways();
         let policies: Vec<_> = snap.policies.values().cloned().collect();
         let services: Vec<_> = snap.services.values().cloned().collect();
         let ns = self.opts.secrets_namespace.clone();
@@ -176,6 +184,8 @@ impl Agent {
             direct_subnets: self.opts.auto_direct_node_routes.then(local_subnets),
         };
         let others: Vec<_> = snap.nodes.values().map(node_info).collect();
+        let clusters: Vec<_> = snap.cluster_configs.values().cloned().collect();
+        let adverts: Vec<_> = snap.advertisements.values().cloned().collect();
         let d = desired(&Inputs {
             node: &node,
             policies: &policies,
@@ -183,6 +193,12 @@ impl Agent {
             secret: &secret,
             settings: &settings,
             other_nodes: &others,
+            v2: V2Inputs {
+                cluster_configs: &clusters,
+                peer_configs: Some(&snap.peer_configs),
+                advertisements: &adverts,
+                node_override: snap.node_config_overrides.get(&self.opts.node),
+            },
         });
         match d {
             Err(e) => self.fail(e.to_string()),
@@ -317,6 +333,40 @@ fn reload(socket: &Path) -> Result<(), String> {
         }
         Err(format!("the router did not answer a reload: {last}"))
     })
+}
+
+/// The gateways of this host's default routes (IPv4 from /proc/net/route, IPv6 from
+/// /proc/net/ipv6_route), for v2's `autoDiscovery: DefaultGateway`.
+fn default_gateways() -> Vec<std::net::IpAddr> {
+    let mut out = Vec::new();
+    if let Ok(t) = std::fs::read_to_string("/proc/net/route") {
+        for l in t.lines().skip(1) {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() > 7 && f[1] == "00000000" && f[7] == "00000000" {
+                if let Ok(g) = u32::from_str_radix(f[2], 16) {
+                    // The file holds the address in host order of a little-endian read.
+                    let ip = std::net::Ipv4Addr::from(g.swap_bytes());
+                    if !ip.is_unspecified() {
+                        out.push(std::net::IpAddr::V4(ip));
+                    }
+                }
+            }
+        }
+    }
+    if let Ok(t) = std::fs::read_to_string("/proc/net/ipv6_route") {
+        for l in t.lines() {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() > 4 && f[0] == "0".repeat(32) && f[1] == "00" {
+                if let Ok(g) = u128::from_str_radix(f[4], 16) {
+                    let ip = std::net::Ipv6Addr::from(g);
+                    if !ip.is_unspecified() {
+                        out.push(std::net::IpAddr::V6(ip));
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The subnets of this host's interface addresses (loopback and link-local excepted).

@@ -10,6 +10,10 @@ use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{Node, Pod, Secret, Service};
 use serde::Deserialize;
 
+use crate::crd::v2::{
+    CiliumBGPAdvertisement, CiliumBGPClusterConfig, CiliumBGPNodeConfigOverride,
+    CiliumBGPPeerConfig,
+};
 use crate::crd::v2alpha1::CiliumBGPPeeringPolicy;
 use crate::desired::NodeInfo;
 
@@ -72,6 +76,14 @@ pub enum Object {
     Pod(Box<Pod>),
     /// `apps/v1 DaemonSet`.
     DaemonSet(Box<DaemonSet>),
+    /// `cilium.io/v2 CiliumBGPClusterConfig`.
+    ClusterConfig(Box<CiliumBGPClusterConfig>),
+    /// `cilium.io/v2 CiliumBGPPeerConfig`.
+    PeerConfig(Box<CiliumBGPPeerConfig>),
+    /// `cilium.io/v2 CiliumBGPAdvertisement`.
+    Advertisement(Box<CiliumBGPAdvertisement>),
+    /// `cilium.io/v2 CiliumBGPNodeConfigOverride`.
+    NodeConfigOverride(Box<CiliumBGPNodeConfigOverride>),
     /// Anything else (kept by identity only).
     Other {
         /// apiVersion.
@@ -96,6 +108,14 @@ pub struct Snapshot {
     pub pods: BTreeMap<String, Pod>,
     /// DaemonSets by namespace/name.
     pub daemonsets: BTreeMap<String, DaemonSet>,
+    /// `CiliumBGPClusterConfig`s by name.
+    pub cluster_configs: BTreeMap<String, CiliumBGPClusterConfig>,
+    /// `CiliumBGPPeerConfig`s by name.
+    pub peer_configs: BTreeMap<String, CiliumBGPPeerConfig>,
+    /// `CiliumBGPAdvertisement`s by name.
+    pub advertisements: BTreeMap<String, CiliumBGPAdvertisement>,
+    /// `CiliumBGPNodeConfigOverride`s by name (a node's is named after it).
+    pub node_config_overrides: BTreeMap<String, CiliumBGPNodeConfigOverride>,
     /// Objects of other kinds, as `apiVersion kind`, for reporting.
     pub ignored: Vec<String>,
 }
@@ -143,6 +163,22 @@ impl Snapshot {
                     d.metadata.name.as_deref().unwrap_or(""),
                 );
                 self.daemonsets.insert(k, *d);
+            }
+            Object::ClusterConfig(c) => {
+                self.cluster_configs
+                    .insert(c.metadata.name.clone().unwrap_or_default(), *c);
+            }
+            Object::PeerConfig(c) => {
+                self.peer_configs
+                    .insert(c.metadata.name.clone().unwrap_or_default(), *c);
+            }
+            Object::Advertisement(a) => {
+                self.advertisements
+                    .insert(a.metadata.name.clone().unwrap_or_default(), *a);
+            }
+            Object::NodeConfigOverride(o) => {
+                self.node_config_overrides
+                    .insert(o.metadata.name.clone().unwrap_or_default(), *o);
             }
             Object::Other { api_version, kind } => {
                 self.ignored.push(format!("{api_version} {kind}"))
@@ -240,6 +276,20 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Object>, ManifestError> {
             ("v1", "Secret") => Object::Secret(typed(v).map_err(obj_err)?),
             ("v1", "Pod") => Object::Pod(typed(v).map_err(obj_err)?),
             ("apps/v1", "DaemonSet") => Object::DaemonSet(typed(v).map_err(obj_err)?),
+            // The v2 resources were served as v2alpha1 before Cilium 1.18, with the same
+            // fields.
+            ("cilium.io/v2" | "cilium.io/v2alpha1", "CiliumBGPClusterConfig") => {
+                Object::ClusterConfig(typed(v).map_err(obj_err)?)
+            }
+            ("cilium.io/v2" | "cilium.io/v2alpha1", "CiliumBGPPeerConfig") => {
+                Object::PeerConfig(typed(v).map_err(obj_err)?)
+            }
+            ("cilium.io/v2" | "cilium.io/v2alpha1", "CiliumBGPAdvertisement") => {
+                Object::Advertisement(typed(v).map_err(obj_err)?)
+            }
+            ("cilium.io/v2" | "cilium.io/v2alpha1", "CiliumBGPNodeConfigOverride") => {
+                Object::NodeConfigOverride(typed(v).map_err(obj_err)?)
+            }
             _ => Object::Other { api_version, kind },
         };
         out.push(o);
@@ -275,6 +325,7 @@ pub fn node_info(n: &Node) -> NodeInfo {
         labels: n.metadata.labels.clone().unwrap_or_default(),
         pod_cidrs: cidrs.iter().filter_map(|c| c.parse().ok()).collect(),
         addresses: addresses.into_iter().map(|(_, a)| a).collect(),
+        default_gateways: Vec::new(),
     }
 }
 

@@ -18,6 +18,7 @@ fn node(name: &str, rack: &str, ip: &str, cidr: &str) -> NodeInfo {
         labels: [("rack".to_string(), rack.to_string())].into(),
         pod_cidrs: vec![cidr.parse().unwrap()],
         addresses: vec![ip.parse().unwrap()],
+        default_gateways: vec![],
     }
 }
 
@@ -43,6 +44,7 @@ fn run(
         secret: &no_secret,
         settings: &s,
         other_nodes: &[],
+        v2: Default::default(),
     })
 }
 
@@ -87,7 +89,7 @@ fn the_export_policy_lets_out_only_what_the_node_owns() {
         panic!()
     };
     let compiled = bgp::policy::Policies::compile(&config.policy_config()).unwrap();
-    let p = compiled.get("vr0-neighbor0").unwrap();
+    let p = compiled.get("neighbor0-out").unwrap();
     let check = |prefix: &str| {
         let a = bgp::rib::attrs::Attrs::local(bgp_wire::Origin::Igp);
         p.evaluate(&bgp::policy::RouteInfo {
@@ -190,7 +192,7 @@ spec:
     let compiled = bgp::policy::Policies::compile(&config.policy_config()).unwrap();
     let a = bgp::rib::attrs::Attrs::local(bgp_wire::Origin::Igp);
     let o = compiled
-        .get("vr0-neighbor0")
+        .get("neighbor0-out")
         .unwrap()
         .evaluate(&bgp::policy::RouteInfo {
             prefix: "10.1.1.0/24".parse().unwrap(),
@@ -204,7 +206,7 @@ spec:
     assert_eq!(m.local_pref, None, "local preference only towards iBGP");
     // The second virtual router exports nothing.
     let o2 = compiled
-        .get("vr1-neighbor0")
+        .get("neighbor1-out")
         .unwrap()
         .evaluate(&bgp::policy::RouteInfo {
             prefix: "10.1.1.0/24".parse().unwrap(),
@@ -230,6 +232,7 @@ fn auto_direct_node_routes_reach_the_pod_cidrs_of_nodes_on_our_links() {
         secret: &no_secret,
         settings: &s,
         other_nodes: &others,
+        v2: Default::default(),
     })
     .unwrap();
     let Desired::On { config, .. } = d else {

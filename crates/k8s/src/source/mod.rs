@@ -229,6 +229,11 @@ impl Watches {
             node_config_overrides: by_name(self.overrides.objects()),
             node_configs: by_name(self.node_configs.objects()),
         };
+        // The reconciliation reads the v2 objects from the snapshot too.
+        snapshot.cluster_configs = v2.cluster_configs.clone();
+        snapshot.peer_configs = v2.peer_configs.clone();
+        snapshot.advertisements = v2.advertisements.clone();
+        snapshot.node_config_overrides = v2.node_config_overrides.clone();
         Observed { snapshot, v2 }
     }
 

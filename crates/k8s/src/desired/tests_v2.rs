@@ -1,0 +1,199 @@
+use super::*;
+use crate::manifests::{parse, Snapshot};
+
+fn snapshot(text: &str) -> Snapshot {
+    let mut s = Snapshot::default();
+    for o in parse("v2.yaml", text).unwrap() {
+        s.insert(o);
+    }
+    s
+}
+
+fn node() -> NodeInfo {
+    NodeInfo {
+        name: "worker".into(),
+        labels: [("rack".to_string(), "rack0".to_string())].into(),
+        pod_cidrs: vec![
+            "10.1.1.0/24".parse().unwrap(),
+            "fd00:1:1::/64".parse().unwrap(),
+        ],
+        addresses: vec!["10.0.5.12".parse().unwrap()],
+        default_gateways: vec!["10.0.5.254".parse().unwrap()],
+    }
+}
+
+fn run(s: &Snapshot, n: &NodeInfo) -> Result<Desired, DesiredError> {
+    let settings = SpeakerSettings {
+        socket: "/run/bgplane/agent.sock".into(),
+        metrics: None,
+        direct_subnets: None,
+    };
+    let secret = |name: &str| s.secret_password("kube-system", name);
+    let clusters: Vec<_> = s.cluster_configs.values().cloned().collect();
+    let adverts: Vec<_> = s.advertisements.values().cloned().collect();
+    let policies: Vec<_> = s.policies.values().cloned().collect();
+    desired(&Inputs {
+        node: n,
+        policies: &policies,
+        services: &[],
+        secret: &secret,
+        settings: &settings,
+        other_nodes: &[],
+        v2: V2Inputs {
+            cluster_configs: &clusters,
+            peer_configs: Some(&s.peer_configs),
+            advertisements: &adverts,
+            node_override: s.node_config_overrides.get(&n.name),
+        },
+    })
+}
+
+const V2: &str = r#"
+apiVersion: cilium.io/v2
+kind: CiliumBGPClusterConfig
+metadata: { name: rack0 }
+spec:
+  nodeSelector: { matchLabels: { rack: rack0 } }
+  bgpInstances:
+    - name: main
+      localASN: 65005
+      peers:
+        - name: leaf
+          peerAddress: 10.0.5.1
+          peerASN: 65005
+          peerConfigRef: { name: leaf-peer }
+        - name: gateway
+          autoDiscovery: { mode: DefaultGateway, defaultGateway: { addressFamily: ipv4 } }
+          peerASN: 65000
+---
+apiVersion: cilium.io/v2
+kind: CiliumBGPPeerConfig
+metadata: { name: leaf-peer }
+spec:
+  timers: { holdTimeSeconds: 9, keepAliveTimeSeconds: 3 }
+  authSecretRef: leaf-md5
+  gracefulRestart: { enabled: true, restartTimeSeconds: 60 }
+  families:
+    - { afi: ipv4, safi: unicast, advertisements: { matchLabels: { advertise: bgp } } }
+---
+apiVersion: cilium.io/v2
+kind: CiliumBGPAdvertisement
+metadata: { name: pods, labels: { advertise: bgp } }
+spec:
+  advertisements:
+    - advertisementType: PodCIDR
+      attributes: { communities: { standard: ["65005:10"] }, localPreference: 150 }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: leaf-md5, namespace: kube-system }
+stringData: { password: s3cret }
+---
+apiVersion: cilium.io/v2
+kind: CiliumBGPNodeConfigOverride
+metadata: { name: worker }
+spec:
+  bgpInstances:
+    - name: main
+      routerID: 192.0.2.12
+      peers: [{ name: leaf, localAddress: 10.0.5.12 }]
+"#;
+
+#[test]
+fn a_cluster_config_gives_the_node_its_instances_peers_and_advertisements() {
+    let s = snapshot(V2);
+    let Desired::On {
+        policy,
+        config,
+        advertised,
+    } = run(&s, &node()).unwrap()
+    else {
+        panic!("selected")
+    };
+    assert_eq!(policy, "rack0");
+    assert_eq!(config.router.asn, 65005);
+    assert_eq!(
+        config.router.router_id.to_string(),
+        "192.0.2.12",
+        "the override's"
+    );
+    let nb = config.neighbors();
+    assert_eq!(nb.len(), 2);
+    assert_eq!(nb[0].address.to_string(), "10.0.5.1");
+    assert_eq!(nb[0].hold_time, Some(9));
+    assert_eq!(nb[0].password.as_deref(), Some("s3cret"));
+    assert_eq!(
+        nb[0].local_address.map(|a| a.to_string()).as_deref(),
+        Some("10.0.5.12")
+    );
+    assert_eq!(
+        nb[1].address.to_string(),
+        "10.0.5.254",
+        "the default gateway"
+    );
+    assert_eq!(
+        nb[1].hold_time,
+        Some(90),
+        "PeerConfig defaults without a reference"
+    );
+    assert!(config.router.graceful_restart.enabled);
+    // Only the IPv4 family selects the advertisement: the IPv6 pod CIDR is not sent.
+    assert_eq!(advertised, vec!["10.1.1.0/24".parse().unwrap()]);
+    let compiled = bgp::policy::Policies::compile(&config.policy_config()).unwrap();
+    let a = bgp::rib::attrs::Attrs::local(bgp_wire::Origin::Igp);
+    let o = compiled
+        .get("neighbor0-out")
+        .unwrap()
+        .evaluate(&bgp::policy::RouteInfo {
+            prefix: "10.1.1.0/24".parse().unwrap(),
+            attrs: &a,
+            local_asn: 65005,
+        });
+    let m = o.attrs.expect("attributes");
+    assert_eq!(m.local_pref, Some(150), "iBGP gets the local preference");
+    assert_eq!(m.communities.len(), 1);
+    // The second peer has no advertisement: nothing goes out.
+    let o = compiled
+        .get("neighbor1-out")
+        .unwrap()
+        .evaluate(&bgp::policy::RouteInfo {
+            prefix: "10.1.1.0/24".parse().unwrap(),
+            attrs: &a,
+            local_asn: 65005,
+        });
+    assert!(!o.accept);
+}
+
+#[test]
+fn a_missing_peer_config_and_two_apis_are_errors_naming_the_objects() {
+    let s = snapshot(&V2.replace(
+        "peerConfigRef: { name: leaf-peer }",
+        "peerConfigRef: { name: nope }",
+    ));
+    let e = run(&s, &node()).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "CiliumBGPClusterConfig rack0: spec.bgpInstances[0].peers[0].peerConfigRef.name: CiliumBGPPeerConfig \"nope\" not found"
+    );
+    let both = format!(
+        "{V2}---\n{}",
+        include_str!("../../../../examples/cilium-bgp-cross-as/bgp-peering-policies.yaml")
+    );
+    let e = run(&snapshot(&both), &node()).unwrap_err().to_string();
+    assert!(
+        e.contains("both CiliumBGPPeeringPolicy rack0-65005 and CiliumBGPClusterConfig rack0"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_unnumbered_peer_becomes_an_interface_neighbor() {
+    let text = V2.replace(
+        "autoDiscovery: { mode: DefaultGateway, defaultGateway: { addressFamily: ipv4 } }",
+        "autoDiscovery: { mode: Unnumbered, unnumbered: { interface: eth1 } }",
+    );
+    let Desired::On { config, .. } = run(&snapshot(&text), &node()).unwrap() else {
+        panic!()
+    };
+    assert_eq!(config.neighbors()[1].key(), "eth1");
+}
