@@ -144,7 +144,14 @@ fn run_api(mut agent: Agent, a: Args) -> anyhow::Result<()> {
         match wake {
             Wake::Stop => break,
             Wake::Closed => anyhow::bail!("the Kubernetes API source stopped"),
-            Wake::Tick => {}
+            Wake::Tick => {
+                // A router that stopped on an error starts again.
+                if agent.check_router() {
+                    if let Some(o) = &current {
+                        agent.reconcile(&o.snapshot);
+                    }
+                }
+            }
             Wake::Changed => {
                 current = rx.borrow_and_update().clone();
                 if let Some(o) = &current {
