@@ -106,17 +106,18 @@ pub fn init_main(spec_path: &Path) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(&spec.socket);
     let listener = UnixListener::bind(&spec.socket)
         .map_err(|e| report(format!("bind {}: {e}", spec.socket.display())))?;
+    setup_mounts(&spec).map_err(report)?;
+    // Opened after the root is read-only, through its own bind mount (see setup_mounts): a
+    // file open for writing on the root would make that remount fail with EBUSY.
     let cmd_log = match &spec.cmd {
         Some(_) => Some(
             OpenOptions::new()
-                .create(true)
                 .append(true)
                 .open(&spec.cmd_log)
                 .map_err(|e| report(format!("open {}: {e}", spec.cmd_log.display())))?,
         ),
         None => None,
     };
-    setup_mounts(&spec).map_err(report)?;
     nix::unistd::sethostname(&spec.node).map_err(|e| report(format!("sethostname: {e}")))?;
     nix::unistd::chdir("/").map_err(|e| report(format!("chdir /: {e}")))?;
     {
@@ -238,6 +239,23 @@ fn setup_mounts(spec: &NodeSpec) -> Result<(), String> {
             }
             (MountSpec::Bind { .. }, None) => {}
         }
+    }
+    // The main command's log lives in the node directory, on the root filesystem: it gets
+    // a writable bind mount of its own, which the read-only remount of / leaves alone.
+    if spec.cmd.is_some() {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&spec.cmd_log)
+            .map_err(|e| format!("create {}: {e}", spec.cmd_log.display()))?;
+        mount(
+            Some(&spec.cmd_log),
+            &spec.cmd_log,
+            none,
+            MsFlags::MS_BIND,
+            none,
+        )
+        .map_err(|e| format!("bind {} on itself: {e}", spec.cmd_log.display()))?;
     }
     // The host's root filesystem is shared: keep nodes from writing to it.
     mount(
