@@ -191,11 +191,22 @@ pub fn export(
             }
         }
     }
-    let next_hop = if self_nh {
+    let mut next_hop = if self_nh {
         self_next_hop(family, key)?
     } else {
         a.next_hop
     };
+    // A next hop the peer cannot take (an IPv6 one for an IPv4 route without RFC 8950, an
+    // IPv4 one for an IPv6 route) is replaced by our own, as FRR does: an iBGP peer of an
+    // unnumbered router still gets the routes learned over the unnumbered links.
+    let unusable = match (family, next_hop) {
+        (Family::IPV4_UNICAST, NextHop::V6 { .. }) => !key.extended_nexthop,
+        (Family::IPV6_UNICAST, NextHop::V4(_)) => true,
+        _ => false,
+    };
+    if unusable {
+        next_hop = self_next_hop(family, key)?;
+    }
     let in_nlri_field = family == Family::IPV4_UNICAST && matches!(next_hop, NextHop::V4(_));
     if family == Family::IPV4_UNICAST && !in_nlri_field && !key.extended_nexthop {
         return None; // An IPv6 next hop for IPv4 needs RFC 8950.
@@ -351,6 +362,23 @@ mod tests {
         let a = decoded(&e, SessionContext::ibgp());
         assert_eq!(a.originator_id, Some(Ipv4Addr::new(10, 9, 9, 9)));
         assert_eq!(a.cluster_list, vec![Ipv4Addr::new(10, 0, 0, 1)]);
+    }
+
+    #[test]
+    fn an_ipv6_next_hop_of_an_ipv4_route_becomes_ours_for_a_peer_without_extended_next_hop() {
+        let p: Prefix = P.parse().unwrap();
+        let mut a = learned(None);
+        a.next_hop = NextHop::V6 {
+            global: "fe80::1".parse().unwrap(),
+            link_local: Some("fe80::1".parse().unwrap()),
+        };
+        let e = export(p, &a, Source::External, ID, &key(false), None).unwrap();
+        assert!(e.in_nlri_field);
+        assert_eq!(e.next_hop, NextHop::V4(Ipv4Addr::new(10, 0, 0, 1)));
+        let mut ext = key(false);
+        ext.extended_nexthop = true;
+        let e = export(p, &a, Source::External, ID, &ext, None).unwrap();
+        assert!(!e.in_nlri_field, "kept with RFC 8950");
     }
 
     #[test]

@@ -57,6 +57,28 @@ pub(super) async fn start(
     ctl: mpsc::Sender<Control>,
 ) -> Result<FibStart, RouterError> {
     let fib = Fib::connect(cfg).map_err(|e| RouterError::Config(e.to_string()))?;
+    // Subscribe before dumping: a change made between the two would otherwise be lost
+    // (events about what the dump already holds apply again harmlessly).
+    let groups = [
+        MulticastGroup::Link,
+        MulticastGroup::Ipv4Ifaddr,
+        MulticastGroup::Ipv6Ifaddr,
+        MulticastGroup::Ipv4Route,
+        MulticastGroup::Ipv6Route,
+    ];
+    let (conn, _handle, mut events) =
+        rtnetlink::new_multicast_connection(&groups).map_err(RouterError::Runtime)?;
+    tokio::spawn(conn);
+    let to_actor = ctl.clone();
+    tokio::spawn(async move {
+        while let Some((msg, _)) = events.next().await {
+            if let rtnetlink::packet_core::NetlinkPayload::InnerMessage(m) = msg.payload {
+                if to_actor.send(Control::Kernel(Box::new(m))).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
     let kernel = fib
         .kernel()
         .await
@@ -81,25 +103,6 @@ pub(super) async fn start(
             let stats = fib.apply(ops).await;
             if done.send(Control::FibDone(stats)).await.is_err() {
                 break;
-            }
-        }
-    });
-    let groups = [
-        MulticastGroup::Link,
-        MulticastGroup::Ipv4Ifaddr,
-        MulticastGroup::Ipv6Ifaddr,
-        MulticastGroup::Ipv4Route,
-        MulticastGroup::Ipv6Route,
-    ];
-    let (conn, _handle, mut events) =
-        rtnetlink::new_multicast_connection(&groups).map_err(RouterError::Runtime)?;
-    tokio::spawn(conn);
-    tokio::spawn(async move {
-        while let Some((msg, _)) = events.next().await {
-            if let rtnetlink::packet_core::NetlinkPayload::InnerMessage(m) = msg.payload {
-                if ctl.send(Control::Kernel(Box::new(m))).await.is_err() {
-                    break;
-                }
             }
         }
     });

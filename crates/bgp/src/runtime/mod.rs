@@ -22,7 +22,7 @@ use bgp_wire::notification::{cease, codes};
 use bgp_wire::{Family, Notification};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::config::{MaxPrefixAction, Neighbor, Network, RemoteAsConfig, RouterConfig};
 use crate::fsm::State;
@@ -103,6 +103,8 @@ struct PeerRt {
     dynamic: bool,
     /// Invalidates graceful-restart timers started before the last session change.
     gr_generation: u64,
+    /// The token of its session task.
+    token: u64,
 }
 
 struct Actor {
@@ -125,6 +127,8 @@ struct Actor {
     restarting: Option<Instant>,
     /// The links of unnumbered neighbors.
     links: unnumbered::Links,
+    /// The token of the last session task started.
+    next_token: u64,
 }
 
 /// Runs the router until SIGINT/SIGTERM. Blocks the calling thread.
@@ -343,6 +347,7 @@ impl Actor {
             ctl,
             restarting,
             links: Default::default(),
+            next_token: 0,
         };
         a.speaker
             .set_policies(crate::policy_adapter::all(&a.policies, cfg.router.asn));
@@ -434,18 +439,35 @@ impl Actor {
     }
 
     fn on_session(&mut self, m: FromSession) {
+        let sid = match &m {
+            FromSession::State { id, .. }
+            | FromSession::Up { id, .. }
+            | FromSession::Down { id, .. }
+            | FromSession::Received { id, .. }
+            | FromSession::Drained { id } => *id,
+        };
+        // A message of a task that was replaced: its peer id now names another session.
+        if self
+            .peers
+            .get(&sid.peer)
+            .is_none_or(|p| p.token != sid.token)
+        {
+            debug!(peer = sid.peer, "message of a stopped session task dropped");
+            return;
+        }
+        let id = sid.peer;
         match m {
-            FromSession::State { id, state } => {
+            FromSession::State { state, .. } => {
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.state = state;
                     p.since = Instant::now();
                 }
             }
             FromSession::Up {
-                id,
                 negotiated,
                 local,
                 remote,
+                ..
             } => {
                 let addrs = addrs::of_interface(local.ip());
                 self.speaker.peer_up(id, *negotiated, local, remote, addrs);
@@ -457,9 +479,9 @@ impl Actor {
                 }
             }
             FromSession::Down {
-                id,
                 reason,
                 was_established,
+                ..
             } => {
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.last_error = Some(reason.to_string());
@@ -473,7 +495,7 @@ impl Actor {
                     self.remove_neighbor(id, n);
                 }
             }
-            FromSession::Received { id, data, permit } => {
+            FromSession::Received { data, permit, .. } => {
                 if let Err(e) = self.speaker.receive(id, &data) {
                     warn!("{e}");
                     if let Some(p) = self.peers.get(&id) {
@@ -482,7 +504,7 @@ impl Actor {
                 }
                 drop(permit);
             }
-            FromSession::Drained { id } => {
+            FromSession::Drained { .. } => {
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.credit = p.state == State::Established;
                 }
@@ -537,7 +559,14 @@ impl Actor {
             }
         }
         let id = self.speaker.add_peer(peer_spec(&self.cfg, &n));
-        let mut spec = session_spec(&self.cfg, &n, id, self.graceful_restart_params());
+        self.next_token += 1;
+        let token = self.next_token;
+        let mut spec = session_spec(
+            &self.cfg,
+            &n,
+            session::SessionId { peer: id, token },
+            self.graceful_restart_params(),
+        );
         if let (Some(ifname), IpAddr::V6(ll)) = (&n.interface, n.address) {
             if let Some(ifindex) = self.link_index(ifname) {
                 spec.remote = SocketAddr::V6(std::net::SocketAddrV6::new(ll, n.port, 0, ifindex));
@@ -558,6 +587,7 @@ impl Actor {
                 next_send: None,
                 dynamic: false,
                 gr_generation: 0,
+                token,
             },
         );
         id
@@ -730,7 +760,7 @@ fn peer_spec(cfg: &RouterConfig, n: &Neighbor) -> PeerSpec {
 fn session_spec(
     cfg: &RouterConfig,
     n: &Neighbor,
-    id: PeerId,
+    id: session::SessionId,
     gr: Option<crate::negotiate::GracefulRestart>,
 ) -> SessionSpec {
     let local_asn = n.local_as.unwrap_or(cfg.router.asn);

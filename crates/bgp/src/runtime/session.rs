@@ -22,11 +22,22 @@ use crate::fsm::{Action, DownReason, Event, Fsm, State, Timer};
 use crate::negotiate::{Negotiated, SessionParams};
 use crate::rib::table::PeerId;
 
+/// Which session task a message is from: the peer, and a token unique to the task, so that
+/// late messages of a task that was replaced (the peer removed and added again under the
+/// same id) are told apart and dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId {
+    /// Peer id in the speaker.
+    pub peer: PeerId,
+    /// The task's token.
+    pub token: u64,
+}
+
 /// What a session task needs to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionSpec {
-    /// Peer id in the speaker.
-    pub id: PeerId,
+    /// The peer and the task's token.
+    pub id: SessionId,
     /// The peer's address and port.
     pub remote: SocketAddr,
     /// Source address for our connections.
@@ -76,14 +87,14 @@ pub enum FromSession {
     /// The FSM state changed.
     State {
         /// Peer.
-        id: PeerId,
+        id: SessionId,
         /// New state.
         state: State,
     },
     /// A session became Established.
     Up {
         /// Peer.
-        id: PeerId,
+        id: SessionId,
         /// What was negotiated.
         negotiated: Box<Negotiated>,
         /// Our end.
@@ -94,7 +105,7 @@ pub enum FromSession {
     /// A connection ended.
     Down {
         /// Peer.
-        id: PeerId,
+        id: SessionId,
         /// Why.
         reason: DownReason,
         /// Whether it had been Established (routes must be flushed).
@@ -103,7 +114,7 @@ pub enum FromSession {
     /// Complete UPDATE / ROUTE-REFRESH messages received while Established.
     Received {
         /// Peer.
-        id: PeerId,
+        id: SessionId,
         /// The messages, back to back.
         data: Vec<u8>,
         /// Released when the actor has processed the data: bounds what a session has in
@@ -113,7 +124,7 @@ pub enum FromSession {
     /// Everything handed over with `Send` was written.
     Drained {
         /// Peer.
-        id: PeerId,
+        id: SessionId,
     },
 }
 
@@ -167,7 +178,7 @@ impl Conn {
         &mut self,
         stream: TcpStream,
         spec: &SessionSpec,
-        id: PeerId,
+        id: SessionId,
         to_actor: &mpsc::Sender<FromSession>,
     ) {
         let _ = stream.set_nodelay(true);
@@ -610,7 +621,7 @@ const IN_FLIGHT_KIB: u32 = 4096;
 
 async fn flush_batch(
     batch: &mut Vec<u8>,
-    id: PeerId,
+    id: SessionId,
     to_actor: &mpsc::Sender<FromSession>,
     in_flight: &Arc<Semaphore>,
 ) {
