@@ -46,8 +46,9 @@ impl Change {
     }
 }
 
-/// Cache key of an export result: attribute set, source class and originator.
-pub type CacheKey = (AttrId, Source, u32);
+/// Cache key of an export result: attribute set, source class, originator, and whether
+/// the route is IPv6 (the same attributes make different UPDATEs for the two families).
+pub type CacheKey = (AttrId, Source, u32, bool);
 
 /// An update group.
 #[derive(Debug)]

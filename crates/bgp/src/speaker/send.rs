@@ -369,6 +369,7 @@ impl Speaker {
             best.attrs,
             source,
             if reflected { u32::from(originator) } else { 0 },
+            matches!(prefix, Prefix::V6(_)),
         );
         // Valid while no policy or session changed and no attribute set id was reused.
         let epoch = self.epoch.wrapping_add(self.rib.attrs.reuses());

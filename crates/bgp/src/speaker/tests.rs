@@ -416,3 +416,23 @@ fn default_originate_sends_our_default_route_in_place_of_the_ribs_until_turned_o
         [0, 0]
     );
 }
+
+#[test]
+fn the_same_attributes_for_an_ipv4_and_an_ipv6_route_are_encoded_for_each_family() {
+    let (mut s, _, b) = setup();
+    drain(&mut s, b);
+    let attrs = crate::rib::attrs::Attrs::local(Origin::Igp);
+    s.originate("10.9.0.0/24".parse().unwrap(), attrs.clone());
+    s.originate("fd09::/48".parse().unwrap(), attrs);
+    let (ann, _, _) = drain(&mut s, b);
+    let mut got: Vec<(String, String)> = ann.into_iter().map(|(p, _, nh)| (p, nh)).collect();
+    got.sort();
+    // IPv4 in the NLRI field with NEXT_HOP; IPv6 in MP_REACH_NLRI (no NEXT_HOP attribute).
+    assert_eq!(
+        got,
+        [
+            ("10.9.0.0/24".to_string(), "192.0.2.100".to_string()),
+            ("fd09::/48".to_string(), String::new())
+        ]
+    );
+}
