@@ -54,15 +54,27 @@ fn note(msg: &str) {
 struct Fabric {
     lab: Lab,
     started: Instant,
+    // Dropped after `lab` (fields drop in order): the lab is destroyed before the next
+    // test deploys.
+    _guard: std::sync::MutexGuard<'static, ()>,
 }
+
+/// One fabric lab at a time in this test binary.
+static LABS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Fabric {
     /// Deploys `topo` (relative to examples/) as lab `name`.
     fn deploy(name: &str, topo: &str) -> Fabric {
+        // Tests of one topology share its namespace names: one lab at a time.
+        let guard = LABS.lock().unwrap_or_else(|e| e.into_inner());
         let lab = Lab::new(name);
         let started = Instant::now();
         lab.ok(&["deploy", "-t", example(topo).to_str().unwrap()]);
-        Fabric { lab, started }
+        Fabric {
+            lab,
+            started,
+            _guard: guard,
+        }
     }
 
     fn name(&self) -> &str {
@@ -459,10 +471,6 @@ fn seed_000_bgplane_fabric_ecmp_and_dynamic_neighbors() {
 }
 
 #[test]
-#[ignore = "bgplane bug: kernel changes between the router's netlink dump and its subscription \
-            are lost, so a next hop whose connected subnet appears then stays resolved through \
-            the default route (crates/bgp/src/runtime/kernel.rs:60-95); the lab adds addresses \
-            just after the routers start"]
 fn seed_000_bgplane_fabric_kernel_routes_and_reachability() {
     if skip_fabric("seed_000_bgplane_fabric_kernel_routes_and_reachability") {
         return;
@@ -473,10 +481,6 @@ fn seed_000_bgplane_fabric_kernel_routes_and_reachability() {
 }
 
 #[test]
-#[ignore = "bgplane bug: kernel changes between the router's netlink dump and its subscription \
-            are lost, so a next hop whose connected subnet appears then stays resolved through \
-            the default route (crates/bgp/src/runtime/kernel.rs:60-95); the lab adds addresses \
-            just after the routers start"]
 fn seed_000_bgplane_fabric_ecmp_kernel_routes_and_reachability() {
     if skip_fabric("seed_000_bgplane_fabric_ecmp_kernel_routes_and_reachability") {
         return;
@@ -529,12 +533,6 @@ fn deploy_002() -> Fabric {
 }
 
 #[test]
-#[ignore = "bgplane bugs: (1) an unnumbered neighbor, re-added under a reused peer id when \
-            its link-local address is discovered, gets the old session task's late Down/Idle \
-            (crates/bgp/src/runtime/unnumbered.rs:244-246, speaker/mod.rs:336, \
-            runtime/mod.rs:438-467): the actor then never sends it UPDATEs (1 deploy in 10 to 20); \
-            (2) kernel changes between the netlink dump and the subscription are lost \
-            (crates/bgp/src/runtime/kernel.rs:60-95)"]
 fn seed_002_bgplane_fabric_unnumbered_ebgp_and_reachability() {
     let test = "seed_002_bgplane_fabric_unnumbered_ebgp_and_reachability";
     if skip_fabric(test) {
@@ -627,9 +625,6 @@ fn seed_002_bgplane_fabric_unnumbered_ebgp_and_reachability() {
 /// unnumbered session) on to its iBGP servers with itself as next hop: a server peering
 /// with 10.0.0.1 receives the default route, the other rack's networks and so on.
 #[test]
-#[ignore = "bgplane bug: IPv4 routes learned with an IPv6 (unnumbered) next hop are not sent to \
-            IPv4 iBGP peers without extended next hop (crates/bgp/src/export/rules.rs:201); \
-            FRR sends them with next hop self"]
 fn seed_002_bgplane_fabric_servers_learn_the_fabric_routes_from_their_tor() {
     let test = "seed_002_bgplane_fabric_servers_learn_the_fabric_routes_from_their_tor";
     if skip_fabric(test) {
