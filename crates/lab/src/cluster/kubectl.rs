@@ -744,18 +744,16 @@ fn get(st: &LabState, o: &GetOpts) -> Result<i32, OpError> {
 /// `taint nodes NODE… KEY[=VALUE]:EFFECT` (add) or `KEY[:EFFECT]-` (remove).
 fn taint(st: &LabState, args: &[String]) -> Result<i32, OpError> {
     let mut rest: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
-    if rest.first().map(|s| s.as_str()) != Some("nodes")
-        && rest.first().map(|s| s.as_str()) != Some("node")
-        && rest.first().map(|s| s.as_str()) != Some("no")
+    // `taint nodes NODE… TAINT…`, or `taint node/NODE… TAINT…`.
+    if rest
+        .first()
+        .is_some_and(|s| matches!(s.as_str(), "nodes" | "node" | "no"))
     {
-        // `taint node/x …` names the nodes with their kind.
-        if !rest.first().is_some_and(|s| s.starts_with("node/")) {
-            return Err(usage(
-                "usage: kubectl taint nodes NODE… KEY[=VALUE]:EFFECT[-]",
-            ));
-        }
-    } else {
         rest.remove(0);
+    } else if !rest.first().is_some_and(|s| s.starts_with("node/")) {
+        return Err(usage(
+            "usage: kubectl taint nodes NODE… KEY[=VALUE]:EFFECT[-]",
+        ));
     }
     let (taints, nodes): (Vec<&String>, Vec<&String>) = rest
         .into_iter()
@@ -858,7 +856,7 @@ fn taint(st: &LabState, args: &[String]) -> Result<i32, OpError> {
 }
 
 /// `exec [-it] [-n NS] POD|NODE [-c C] -- CMD…`.
-fn exec(root: &Path, sel: &LabSel, st: &LabState, args: &[String]) -> Result<i32, OpError> {
+fn exec(root: &Path, sel: &LabSel, args: &[String]) -> Result<i32, OpError> {
     let (before, cmd) = match args.iter().position(|a| a == "--") {
         Some(i) => (&args[..i], &args[i + 1..]),
         None => return Err(usage("usage: kubectl exec [-it] POD -- COMMAND [ARGS…]")),
@@ -890,7 +888,6 @@ fn exec(root: &Path, sel: &LabSel, st: &LabState, args: &[String]) -> Result<i32
             "error: you must specify at least one command for the container",
         ));
     }
-    let _ = st;
     let name = if ns == "default" {
         target
     } else {
@@ -1015,8 +1012,8 @@ pub fn kubectl_cmd(
             get(&st, &o)
         }
         "exec" => {
-            let st = cluster_state(root, sel)?;
-            exec(root, sel, &st, rest)
+            cluster_state(root, sel)?;
+            exec(root, sel, rest)
         }
         "taint" => {
             require_root("bgplane lab kubectl taint")?;

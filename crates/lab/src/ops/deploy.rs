@@ -107,6 +107,15 @@ pub fn deploy(opts: &DeployOpts) -> Result<LabState, OpError> {
             plan.name
         ));
     }
+    // Before anything is made (and so before anything could be rolled back): the rollback
+    // removes the lab's namespaces by name, which must never be another lab's.
+    if let Some(ns) = plan.all_netns().into_iter().find(|ns| netns::exists(ns)) {
+        return Err(RtError::Lab {
+            lab: plan.name.clone(),
+            msg: format!("network namespace {ns} already exists (another lab of the same name, or a leftover: `ip netns del {ns}`)"),
+        }
+        .into());
+    }
     let mut st = LabState::new(plan, cluster_file);
     st.save()?;
     let prepared = crate::cluster::prepare(&st.plan, &opts.exe).map_err(OpError::from);
