@@ -87,10 +87,11 @@ fn pod_on<'a>(pods: &'a [Pod], node: &str) -> &'a Pod {
         .unwrap_or_else(|| panic!("no pod on {node}: {pods:?}"))
 }
 
-/// One ping from a pod or node.
+/// One ping from a pod or node (half a second for the reply: the lab's RTTs are well
+/// under a millisecond).
 fn ping(lab: &Lab, from: &str, to: &str) -> bool {
     lab.run(&[
-        "exec", "--name", &lab.name, from, "--", "ping", "-c", "1", "-W", "1", to,
+        "exec", "--name", &lab.name, from, "--", "ping", "-c", "1", "-W", "0.5", to,
     ])
     .status
     .success()
@@ -368,6 +369,26 @@ fn seed_000_cluster_with_bgplane_routers() {
     seed_000(test, "topo-bgplane.yaml");
 }
 
+/// `apply -f -` with `text` on stdin.
+fn apply_stdin(lab: &Lab, text: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bgplane-lab"))
+        .args(["apply", "--name", &lab.name, "-f", "-"])
+        .env("BGPLANE_LAB_DIR", lab.root.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("apply -f -");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("apply -f -")
+}
+
 /// The node owning an address, from `inspect -o json`.
 fn owner(inspect: &Value, addr: &str) -> String {
     for n in inspect["nodes"].as_array().expect("nodes") {
@@ -405,29 +426,27 @@ fn seed_002_cluster_pods_across_racks() {
     // nettool-2 in rack1; and one more pinned to worker3, where the seed's nettool-2 ran.
     lab.ok(&["apply", "--name", &lab.name, "-f", &f("nettool.yaml")]);
     let pinned = "apiVersion: v1\nkind: Pod\nmetadata: {name: nettool-3}\nspec:\n  nodeName: clab-bgp-cplane-demo-worker3\n  containers: [{name: c, image: nicolaka/netshoot, command: [sleep, 100d]}]\n";
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bgplane-lab"))
-        .args(["apply", "--name", &lab.name, "-f", "-"])
-        .env("BGPLANE_LAB_DIR", lab.root.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("apply -f -");
-    {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(pinned.as_bytes())
-            .unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = apply_stdin(&lab, pinned);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "pod/nettool-3 created"
     );
+    // A manifest that does not fit its schema is refused, naming the file, the document,
+    // the object and the field; nothing is stored.
+    let bad = apply_stdin(
+        &lab,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: ok}\nspec: {containers: [{name: c}]}\n---\napiVersion: cilium.io/v2alpha1\nkind: CiliumBGPPeeringPolicy\nmetadata: {name: broken}\nspec:\n  virtualRouters: [{localASN: lots, neighbors: []}]\n",
+    );
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success());
+    assert!(
+        err.contains("<stdin>: document 2 (CiliumBGPPeeringPolicy broken)")
+            && err.contains("localASN"),
+        "{err}"
+    );
     let ps = pods(&lab);
+    assert!(!ps.iter().any(|p| p.name == "ok"), "{ps:?}");
     let by_name: BTreeMap<&str, &Pod> = ps.iter().map(|p| (p.name.as_str(), p)).collect();
     assert_eq!(by_name["nettool-1"].node, "clab-bgp-cplane-demo-worker");
     assert_eq!(by_name["nettool-2"].node, "clab-bgp-cplane-demo-worker2");
