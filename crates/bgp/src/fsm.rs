@@ -179,6 +179,9 @@ pub struct Fsm {
     state: State,
     negotiated: Option<Box<Negotiated>>,
     connect_retry_counter: u32,
+    /// Connection attempts failed in a row (reset when Established): the retry after a
+    /// failure waits 1, 2, 4, … seconds up to ConnectRetryTime.
+    failures: u32,
 }
 
 impl Fsm {
@@ -192,6 +195,7 @@ impl Fsm {
             state: State::Idle,
             negotiated: None,
             connect_retry_counter: 0,
+            failures: 0,
         }
     }
 
@@ -258,7 +262,8 @@ impl Fsm {
                 self.send_open(out);
             }
             (S::Connect | S::Active, E::TcpConnectionFails) => {
-                out.push(Action::StartTimer(Timer::ConnectRetry, self.connect_retry));
+                let wait = self.backoff();
+                out.push(Action::StartTimer(Timer::ConnectRetry, wait));
                 self.state = S::Active;
             }
             (S::Connect | S::Active, E::ManualStart | E::AutomaticStart) => {}
@@ -287,13 +292,15 @@ impl Fsm {
             },
             (S::OpenSent, E::TcpConnectionFails) => {
                 out.push(Action::Disconnect);
-                out.push(Action::StartTimer(Timer::ConnectRetry, self.connect_retry));
+                let wait = self.backoff();
+                out.push(Action::StartTimer(Timer::ConnectRetry, wait));
                 self.state = S::Active;
             }
 
             // ---- OpenConfirm ----
             (S::OpenConfirm, E::KeepAliveMsg) => {
                 self.state = S::Established;
+                self.failures = 0;
                 if let Some(n) = &self.negotiated {
                     if n.hold_time > 0 {
                         out.push(Action::StartTimer(Timer::Hold, u32::from(n.hold_time)));
@@ -377,6 +384,19 @@ impl Fsm {
     }
 
     /// Sends a NOTIFICATION, closes and goes to Idle.
+    /// The wait before the next attempt after a failed connection: 1, 2, 4, … seconds up
+    /// to ConnectRetryTime, so that a peer that refused a first connection (still
+    /// starting, not configured yet) is tried again soon (RFC 4271 §8 leaves the value to
+    /// the implementation; §10 suggests 120 s as the steady interval).
+    fn backoff(&mut self) -> u32 {
+        let wait = 1u32
+            .checked_shl(self.failures)
+            .unwrap_or(u32::MAX)
+            .min(self.connect_retry.max(1));
+        self.failures = self.failures.saturating_add(1);
+        wait
+    }
+
     fn fail(&mut self, notification: Notification, out: &mut Vec<Action>) {
         out.push(Action::SendNotification(notification.clone()));
         out.push(Action::Disconnect);

@@ -257,3 +257,31 @@ fn idle_ignores_everything_but_a_start() {
         assert_eq!(f.state(), State::Idle);
     }
 }
+
+#[test]
+fn failed_connections_are_retried_after_1_2_4_seconds_up_to_the_connect_retry_time() {
+    let mut f = fsm(false);
+    run(&mut f, Event::ManualStart);
+    let mut waits = Vec::new();
+    for _ in 0..6 {
+        let a = run(&mut f, Event::TcpConnectionFails);
+        waits.extend(a.iter().filter_map(|x| match x {
+            Action::StartTimer(Timer::ConnectRetry, t) => Some(*t),
+            _ => None,
+        }));
+        run(&mut f, Event::ConnectRetryTimerExpires);
+    }
+    assert_eq!(waits, [1, 2, 4, 8, 10, 10]);
+    // An Established session starts over from 1 s.
+    run(&mut f, Event::TcpCrAcked);
+    run(&mut f, Event::BgpOpen(peer_open(90)));
+    run(&mut f, Event::KeepAliveMsg);
+    assert_eq!(f.state(), State::Established);
+    run(&mut f, Event::TcpConnectionFails);
+    run(&mut f, Event::ManualStart);
+    let a = run(&mut f, Event::TcpConnectionFails);
+    assert!(
+        a.contains(&Action::StartTimer(Timer::ConnectRetry, 1)),
+        "{a:?}"
+    );
+}
