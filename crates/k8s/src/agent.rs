@@ -82,6 +82,8 @@ pub struct Agent {
     opts: AgentOptions,
     router: Option<Router>,
     status: Status,
+    direct: crate::direct::DirectRoutes,
+    subnets: Vec<bgp_wire::Prefix>,
 }
 
 impl Agent {
@@ -99,6 +101,8 @@ impl Agent {
             opts,
             router: None,
             status,
+            direct: crate::direct::DirectRoutes::new(),
+            subnets: Vec::new(),
         })
     }
 
@@ -119,6 +123,14 @@ impl Agent {
         let mut seen: Option<Vec<(PathBuf, SystemTime, u64)>> = None;
         while !term.load(std::sync::atomic::Ordering::Relaxed) {
             let now = fingerprint(&self.opts.manifests);
+            // The node's links can change too (direct routes depend on them).
+            if self.opts.auto_direct_node_routes {
+                let subnets = local_subnets();
+                if subnets != self.subnets {
+                    self.subnets = subnets;
+                    seen = None;
+                }
+            }
             if seen.as_ref() != Some(&now) {
                 seen = Some(now);
                 self.reconcile_dir();
@@ -181,9 +193,20 @@ impl Agent {
         let settings = SpeakerSettings {
             socket: self.opts.socket.display().to_string(),
             metrics: self.opts.metrics,
-            direct_subnets: self.opts.auto_direct_node_routes.then(local_subnets),
         };
-        let others: Vec<_> = snap.nodes.values().map(node_info).collect();
+        if self.opts.auto_direct_node_routes {
+            let others: Vec<_> = snap.nodes.values().map(node_info).collect();
+            let want = crate::direct::routes(&self.opts.node, &others, &local_subnets());
+            match self.direct.sync(&want) {
+                Ok(0) => {}
+                Ok(n) => info!(
+                    routes = want.len(),
+                    changes = n,
+                    "direct node routes synced"
+                ),
+                Err(e) => warn!(%e, "direct node routes not synced"),
+            }
+        }
         let clusters: Vec<_> = snap.cluster_configs.values().cloned().collect();
         let adverts: Vec<_> = snap.advertisements.values().cloned().collect();
         let d = desired(&Inputs {
@@ -192,7 +215,6 @@ impl Agent {
             services: &services,
             secret: &secret,
             settings: &settings,
-            other_nodes: &others,
             v2: V2Inputs {
                 cluster_configs: &clusters,
                 peer_configs: Some(&snap.peer_configs),

@@ -6,5 +6,6 @@ pub mod agent;
 pub mod crd;
 pub mod deploy;
 pub mod desired;
+pub mod direct;
 pub mod manifests;
 pub mod source;

@@ -31,7 +31,9 @@ struct Lab {
 
 impl Lab {
     fn new() -> Lab {
-        let base = format!("bgk-{}", std::process::id());
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let base = format!("bgk-{}-{n}", std::process::id());
         let (leaf, node) = (format!("{base}-l"), format!("{base}-n"));
         ip(&["netns", "add", &leaf]);
         ip(&["netns", "add", &node]);
@@ -251,4 +253,64 @@ fn the_agent_starts_reloads_and_stops_bgp_as_the_policies_change() {
     agent.join().unwrap();
     let _ = stop_leaf.send(());
     leaf.join().unwrap().unwrap();
+}
+
+#[test]
+fn direct_node_routes_are_installed_without_any_policy_and_follow_the_nodes() {
+    if !root() {
+        eprintln!("SKIPPED direct_node_routes_are_installed_without_any_policy_and_follow_the_nodes: needs root");
+        return;
+    }
+    let lab = Lab::new();
+    let manifests = lab.path("manifests");
+    std::fs::create_dir_all(&manifests).unwrap();
+    let other = "apiVersion: v1\nkind: Node\nmetadata: { name: worker2 }\nspec: { podCIDR: 10.1.2.0/24 }\nstatus: { addresses: [ { type: InternalIP, address: 10.0.5.13 } ] }\n---\napiVersion: v1\nkind: Node\nmetadata: { name: far }\nspec: { podCIDR: 10.1.3.0/24 }\nstatus: { addresses: [ { type: InternalIP, address: 10.0.10.11 } ] }\n";
+    std::fs::write(manifests.join("node.yaml"), NODE).unwrap();
+    std::fs::write(manifests.join("others.yaml"), other).unwrap();
+    let opts = AgentOptions {
+        node: "worker".into(),
+        manifests: manifests.clone(),
+        state_dir: lab.path("state"),
+        socket: lab.path("agent.sock"),
+        metrics: None,
+        install_routes: false,
+        secrets_namespace: "kube-system".into(),
+        poll: Duration::from_millis(100),
+        auto_direct_node_routes: true,
+    };
+    let node_ns = lab.node.clone();
+    let routes = |ns: &str| -> String {
+        let out = Command::new("ip")
+            .args(["-n", ns, "route", "show", "proto", "187"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let m = manifests.clone();
+    std::thread::spawn(move || {
+        enter(&node_ns);
+        let mut a = Agent::new(opts).unwrap();
+        a.reconcile_dir();
+        assert!(!a.status().running, "no policy: no BGP");
+        std::fs::write(m.join("others.yaml"), "").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        // Keep the first result for the check below, then reconcile the removal.
+        let _ = std::fs::write(m.join("step"), "1");
+        while !m.join("go").exists() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        a.reconcile_dir();
+        let _ = std::fs::write(m.join("step"), "2");
+    });
+    wait_for("the first reconciliation", Duration::from_secs(20), || {
+        manifests.join("step").exists()
+    });
+    let r = routes(&lab.node);
+    assert!(r.contains("10.1.2.0/24 via 10.0.5.13"), "{r}");
+    assert!(!r.contains("10.1.3.0/24"), "a node off our links: {r}");
+    std::fs::write(manifests.join("go"), "").unwrap();
+    wait_for("the removal", Duration::from_secs(20), || {
+        std::fs::read_to_string(manifests.join("step")).unwrap_or_default() == "2"
+    });
+    assert!(routes(&lab.node).trim().is_empty(), "{}", routes(&lab.node));
 }

@@ -63,9 +63,6 @@ pub struct SpeakerSettings {
     pub socket: String,
     /// Prometheus endpoint of the router.
     pub metrics: Option<std::net::SocketAddr>,
-    /// Cilium's `autoDirectNodeRoutes`: routes to the pod CIDRs of the nodes whose address
-    /// is in one of these directly connected subnets, through that address.
-    pub direct_subnets: Option<Vec<Prefix>>,
 }
 
 /// The `cilium.io/v2` objects the translation reads.
@@ -93,8 +90,6 @@ pub struct Inputs<'a> {
     pub secret: &'a dyn Fn(&str) -> Option<String>,
     /// Agent settings.
     pub settings: &'a SpeakerSettings,
-    /// The other nodes (for `autoDirectNodeRoutes`).
-    pub other_nodes: &'a [NodeInfo],
     /// The `cilium.io/v2` objects.
     pub v2: V2Inputs<'a>,
 }
@@ -341,7 +336,6 @@ fn emit(inp: &Inputs<'_>, plan: Plan) -> Result<Desired, DesiredError> {
         },
     );
     let cfg = json!({
-        "static-routes": direct_routes(inp),
         "router": router,
         "networks": networks.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         "neighbors": neighbors,
@@ -358,27 +352,6 @@ fn emit(inp: &Inputs<'_>, plan: Plan) -> Result<Desired, DesiredError> {
         config: Box::new(config),
         advertised: networks.into_iter().collect(),
     })
-}
-
-/// `autoDirectNodeRoutes`: a static route to each other node's pod CIDRs through its
-/// address, when that address is on one of our links.
-fn direct_routes(inp: &Inputs<'_>) -> Vec<Value> {
-    let Some(subnets) = &inp.settings.direct_subnets else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for n in inp.other_nodes.iter().filter(|n| n.name != inp.node.name) {
-        for cidr in &n.pod_cidrs {
-            let via = n.addresses.iter().find(|a| {
-                a.is_ipv4() == matches!(cidr, Prefix::V4(_))
-                    && subnets.iter().any(|s| s.contains_addr(**a))
-            });
-            if let Some(via) = via {
-                out.push(json!({ "prefix": cidr.to_string(), "via": via.to_string() }));
-            }
-        }
-    }
-    out
 }
 
 /// The families a peer negotiates, as the router names them.
@@ -475,9 +448,9 @@ fn exact(prefixes: &[Prefix]) -> Value {
 
 /// `10.0.5.1/24` → 10.0.5.1 (Cilium takes the address of the CIDR); a bare address too.
 fn peer_address(s: &str) -> Option<IpAddr> {
-    let addr =
-        s.split_once('/')
-            .map_or(s, |(a, len)| if len.parse::<u8>().is_ok() { a } else { "" });
+    let addr = s
+        .split_once('/')
+        .map_or(s, |(a, len)| if len.parse::<u8>().is_ok() { a } else { "" });
     addr.parse().ok()
 }
 

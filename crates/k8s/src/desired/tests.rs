@@ -26,7 +26,6 @@ fn settings() -> SpeakerSettings {
     SpeakerSettings {
         socket: "/run/bgplane/agent.sock".into(),
         metrics: None,
-        direct_subnets: None,
     }
 }
 
@@ -43,7 +42,6 @@ fn run(
         services: svcs,
         secret: &no_secret,
         settings: &s,
-        other_nodes: &[],
         v2: Default::default(),
     })
 }
@@ -214,41 +212,4 @@ spec:
             local_asn: 65002,
         });
     assert!(!o2.accept);
-}
-
-#[test]
-fn auto_direct_node_routes_reach_the_pod_cidrs_of_nodes_on_our_links() {
-    let me = node("a", "rack0", "10.0.5.11", "10.1.0.0/24");
-    let same = node("b", "rack0", "10.0.5.12", "10.1.1.0/24");
-    let far = node("c", "rack1", "10.0.10.11", "10.1.2.0/24");
-    let mut s = settings();
-    s.direct_subnets = Some(vec!["10.0.5.0/24".parse().unwrap()]);
-    let no_secret = |_: &str| None;
-    let others = [me.clone(), same, far];
-    let d = desired(&Inputs {
-        node: &me,
-        policies: &policies(SEED),
-        services: &[],
-        secret: &no_secret,
-        settings: &s,
-        other_nodes: &others,
-        v2: Default::default(),
-    })
-    .unwrap();
-    let Desired::On { config, .. } = d else {
-        panic!()
-    };
-    let routes: Vec<(String, String)> = config
-        .static_routes
-        .iter()
-        .map(|r| (r.prefix.to_string(), r.via.unwrap().to_string()))
-        .collect();
-    assert_eq!(
-        routes,
-        [("10.1.1.0/24".to_string(), "10.0.5.12".to_string())]
-    );
-    assert!(
-        config.router.redistribute.r#static.is_none(),
-        "installed, not advertised"
-    );
 }

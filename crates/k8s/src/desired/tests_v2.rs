@@ -26,7 +26,6 @@ fn run(s: &Snapshot, n: &NodeInfo) -> Result<Desired, DesiredError> {
     let settings = SpeakerSettings {
         socket: "/run/bgplane/agent.sock".into(),
         metrics: None,
-        direct_subnets: None,
     };
     let secret = |name: &str| s.secret_password("kube-system", name);
     let clusters: Vec<_> = s.cluster_configs.values().cloned().collect();
@@ -38,7 +37,6 @@ fn run(s: &Snapshot, n: &NodeInfo) -> Result<Desired, DesiredError> {
         services: &[],
         secret: &secret,
         settings: &settings,
-        other_nodes: &[],
         v2: V2Inputs {
             cluster_configs: &clusters,
             peer_configs: Some(&s.peer_configs),
