@@ -8,6 +8,11 @@
 //! also when it fails. The tests need root and the Debian packages `frr`, `bird2`,
 //! `gobgpd`, `openbgpd`: without them each test prints why it is skipped and passes.
 //!
+//! The fabric tests of issue 4 (`reflector`, `ecmp`, `unnumbered_fib`, `unnumbered_accept`,
+//! `dynamic`, `restart`, `origination`, `fib`) run several FRR routers per lab with zebra
+//! (routes in their kernels) and bgplane with its kernel FIB, and look at `ip route` and
+//! pings (`iputils-ping`) as well as at the daemons' state.
+//!
 //! Environment: `BGI_JOBS=N` runs at most N labs at once (default 2); `BGI_KEEP=1` keeps
 //! every test's directory (configurations, logs); `BGI_BGPLANE_LOG` sets bgplane's log
 //! filter (default `debug`).
@@ -17,10 +22,18 @@ mod scenarios;
 
 mod attributes;
 mod bird;
+mod dynamic;
+mod ecmp;
 mod edge;
+mod fib;
 mod frr;
 mod gobgp;
 mod malformed;
 mod openbgpd;
+mod origination;
+mod reflector;
+mod restart;
 mod transit;
 mod unnumbered;
+mod unnumbered_accept;
+mod unnumbered_fib;

@@ -116,13 +116,52 @@ impl BgplaneConf {
     }
 }
 
+/// Starts `bgplane router --config FILE` (with `--no-fib` unless `fib`) in `ns`, its
+/// output in `<log>.log`.
+fn spawn(lab: &Lab, ns: &str, log: &str, conf_path: &std::path::Path, fib: bool) -> Proc {
+    let level = std::env::var("BGI_BGPLANE_LOG").unwrap_or_else(|_| "debug".into());
+    let mut args = vec![
+        "router".to_string(),
+        "--config".into(),
+        conf_path.display().to_string(),
+    ];
+    if !fib {
+        args.push("--no-fib".into());
+    }
+    Proc::spawn(
+        lab,
+        ns,
+        log,
+        &bgplane_bin(),
+        &args,
+        &[("BGPLANE_LOG", level), ("NO_COLOR", "1".into())],
+    )
+}
+
 /// A running `bgplane router`; stopped on drop.
 pub(crate) struct Bgplane {
-    /// The configuration last written.
-    pub(crate) conf: BgplaneConf,
+    /// The configuration last written, when built from a [`BgplaneConf`] (not when
+    /// started from YAML text with [`Bgplane::start_yaml`]).
+    pub(crate) conf: Option<BgplaneConf>,
     conf_path: PathBuf,
     socket: PathBuf,
+    name: String,
+    ns: String,
+    fib: bool,
+    starts: u32,
     proc: Proc,
+}
+
+/// Puts the API socket into YAML text whose first line is `router:`.
+fn with_socket(yaml: &str, socket: &std::path::Path) -> String {
+    let rest = yaml
+        .trim_start()
+        .strip_prefix("router:\n")
+        .unwrap_or_else(|| panic!("bgplane YAML must start with `router:`: {yaml}"));
+    format!(
+        "router:\n  api: {{ socket: {:?} }}\n{rest}",
+        socket.display().to_string()
+    )
 }
 
 impl Bgplane {
@@ -130,36 +169,72 @@ impl Bgplane {
     /// namespace `ns`; returns once its API answers. The log level is
     /// `BGI_BGPLANE_LOG` (default `debug`).
     pub(crate) fn start(lab: &Lab, ns: &str, name: &str, conf: BgplaneConf) -> Bgplane {
+        let socket = lab.path(&format!("{name}.sock"));
+        let text = conf.yaml(&socket);
+        let mut b = Self::launch(lab, ns, name, &text, false);
+        b.conf = Some(conf);
+        b
+    }
+
+    /// Starts `bgplane router` in `ns` with the configuration `yaml` (which starts with
+    /// `router:` and has no `api` key: the harness adds the socket), with the kernel FIB
+    /// when `fib` (without `--no-fib`); returns once its API answers.
+    pub(crate) fn start_yaml(lab: &Lab, ns: &str, name: &str, yaml: &str, fib: bool) -> Bgplane {
+        let socket = lab.path(&format!("{name}.sock"));
+        Self::launch(lab, ns, name, &with_socket(yaml, &socket), fib)
+    }
+
+    fn launch(lab: &Lab, ns: &str, name: &str, text: &str, fib: bool) -> Bgplane {
         let conf_path = lab.path(&format!("{name}.yaml"));
         let socket = lab.path(&format!("{name}.sock"));
-        write(&conf_path, &conf.yaml(&socket));
-        let level = std::env::var("BGI_BGPLANE_LOG").unwrap_or_else(|_| "debug".into());
-        let proc = Proc::spawn(
-            lab,
-            ns,
-            name,
-            &bgplane_bin(),
-            &[
-                "router".into(),
-                "--config".into(),
-                conf_path.display().to_string(),
-                "--no-fib".into(),
-            ],
-            &[("BGPLANE_LOG", level), ("NO_COLOR", "1".into())],
-        );
+        write(&conf_path, text);
         let mut b = Bgplane {
-            conf,
+            conf: None,
+            proc: spawn(lab, ns, name, &conf_path, fib),
             conf_path,
             socket,
-            proc,
+            name: name.into(),
+            ns: ns.into(),
+            fib,
+            starts: 1,
         };
-        wait_for("bgplane's API", timeouts::START, || {
-            if !b.proc.running() {
-                panic!("bgplane router exited at start");
-            }
-            b.json(&["show", "bgp", "summary"]).map(|_| ())
-        });
+        b.wait_api();
         b
+    }
+
+    fn wait_api(&mut self) {
+        wait_for("bgplane's API", timeouts::START, || {
+            if !self.proc.running() {
+                panic!("bgplane router ({}) exited at start", self.name);
+            }
+            self.json(&["show", "bgp", "summary"]).map(|_| ())
+        });
+    }
+
+    /// Stops the router with SIGTERM (a graceful shutdown) and waits for it to exit.
+    pub(crate) fn stop(&mut self) {
+        self.proc.signal("TERM");
+        assert!(
+            self.proc.wait_exit(std::time::Duration::from_secs(10)),
+            "bgplane router ({}) did not exit within 10 s of SIGTERM",
+            self.name
+        );
+        self.proc.stop();
+    }
+
+    /// Kills the router with SIGKILL (a crash: no NOTIFICATION, its kernel routes stay).
+    pub(crate) fn kill(&mut self) {
+        self.proc.kill();
+    }
+
+    /// Starts the router again in place (same namespace, configuration file and socket)
+    /// after [`Bgplane::stop`]; its log is `<name>-<n>.log`. Returns once its API answers.
+    pub(crate) fn start_again(&mut self, lab: &Lab) {
+        self.proc.stop();
+        self.starts += 1;
+        let log = format!("{}-{}", self.name, self.starts);
+        self.proc = spawn(lab, &self.ns, &log, &self.conf_path, self.fib);
+        self.wait_api();
     }
 
     /// Runs `bgplane ARGS --socket S` and returns its stdout.
@@ -243,6 +318,16 @@ impl Bgplane {
             .ok_or_else(|| format!("no counter {key} in {row}"))
     }
 
+    /// The summary row of the neighbor `addr`.
+    pub(crate) fn summary_row(&self, addr: IpAddr) -> Result<Value, String> {
+        let s = self.json(&["show", "bgp", "summary"])?;
+        s["neighbors"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["neighbor"] == addr.to_string()))
+            .cloned()
+            .ok_or_else(|| format!("no summary row for {addr}: {s}"))
+    }
+
     /// The paths of `prefix`, as JSON objects.
     pub(crate) fn paths(&self, prefix: &str) -> Result<Vec<Value>, String> {
         let v = self.json(&["show", "bgp", "routes", prefix])?;
@@ -307,8 +392,24 @@ impl Bgplane {
 
     /// Changes the configuration, rewrites the file and runs `bgplane reload`.
     pub(crate) fn reconfigure(&mut self, change: impl FnOnce(&mut BgplaneConf)) {
-        change(&mut self.conf);
-        write(&self.conf_path, &self.conf.yaml(&self.socket));
+        let conf = self
+            .conf
+            .as_mut()
+            .expect("reconfigure needs a router started from a BgplaneConf");
+        change(conf);
+        let text = conf.yaml(&self.socket);
+        self.reload_text(&text);
+    }
+
+    /// Replaces the configuration with `yaml` (as for [`Bgplane::start_yaml`]) and runs
+    /// `bgplane reload`.
+    pub(crate) fn reconfigure_yaml(&mut self, yaml: &str) {
+        let text = with_socket(yaml, &self.socket);
+        self.reload_text(&text);
+    }
+
+    fn reload_text(&mut self, text: &str) {
+        write(&self.conf_path, text);
         let out = self
             .cli(&["reload"])
             .unwrap_or_else(|e| panic!("bgplane reload: {e}"));

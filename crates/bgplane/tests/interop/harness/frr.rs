@@ -35,9 +35,7 @@ pub(crate) struct Frr {
     unnumbered: Option<String>,
     log: PathBuf,
     asn: u32,
-    // Field order is drop order: bgpd stops before zebra.
-    _bgpd: Proc,
-    _zebra: Proc,
+    _frr: Launched,
 }
 
 /// Removes the (empty) `/var/run/frr/<name>` directories FRR creates for `-N <name>`, for
@@ -110,16 +108,33 @@ fn config(spec: &DaemonSpec) -> String {
     c + "!\n"
 }
 
-impl Frr {
-    /// Starts zebra and bgpd in `ns`, with the configuration of `spec`.
-    pub(crate) fn start(lab: &Lab, ns: &str, spec: &DaemonSpec) -> Frr {
-        let dir = lab.path("frr");
+/// One FRR instance's zebra and bgpd, with its files in `<lab dir>/<name>`, path space
+/// `<lab id>-<name>` and logs `<name>-zebra.log` and `<name>-bgpd.log`.
+pub(crate) struct Launched {
+    /// The instance's directory (configurations, sockets, pid files).
+    pub(crate) dir: PathBuf,
+    /// bgpd.
+    pub(crate) bgpd: Proc,
+    /// zebra.
+    pub(crate) zebra: Proc,
+    /// bgpd's command line, to start it again.
+    bgpd_args: Vec<String>,
+    ns: String,
+    name: String,
+    bgpd_starts: u32,
+}
+
+impl Launched {
+    /// Starts zebra, then bgpd with the configuration `bgpd_conf`, in namespace `ns`;
+    /// returns once bgpd's vty answers.
+    pub(crate) fn start(lab: &Lab, ns: &str, name: &str, bgpd_conf: &str) -> Launched {
+        let dir = lab.path(name);
         std::fs::create_dir_all(&dir).expect("creating FRR's directory");
         write(&dir.join("zebra.conf"), "");
-        write(&dir.join("bgpd.conf"), &config(spec));
+        write(&dir.join("bgpd.conf"), bgpd_conf);
         run(Command::new("chown").args(["-R", "frr:frr"]).arg(&dir))
             .unwrap_or_else(|e| panic!("{e}"));
-        let pathspace = format!("{}-frr", lab.id);
+        let pathspace = format!("{}-{name}", lab.id);
         let s = |p: &str| dir.join(p).display().to_string();
         let common = |conf: &str, pid: &str| -> Vec<String> {
             vec![
@@ -143,7 +158,8 @@ impl Frr {
         };
         let mut zargs = common("zebra.conf", "zebra.pid");
         zargs.extend(["--log-level".into(), "notifications".into()]);
-        let mut zebra = Proc::spawn(lab, ns, "zebra", ZEBRA.as_ref(), &zargs, &[]);
+        let zlog = format!("{name}-zebra");
+        let mut zebra = Proc::spawn(lab, ns, &zlog, ZEBRA.as_ref(), &zargs, &[]);
         wait_for("zebra's API socket", timeouts::START, || {
             zebra.assert_running();
             dir.join("zserv.api")
@@ -151,20 +167,69 @@ impl Frr {
                 .then_some(())
                 .ok_or_else(|| "not yet".into())
         });
-        let mut bargs = common("bgpd.conf", "bgpd.pid");
-        bargs.extend(["--log-level".into(), "debugging".into()]);
-        let mut bgpd = Proc::spawn(lab, ns, "frr-bgpd", BGPD.as_ref(), &bargs, &[]);
-        wait_for("bgpd's vty", timeouts::START, || {
-            bgpd.assert_running();
-            vtysh(&dir, &["show bgp summary json"]).map(|_| ())
-        });
-        Frr {
+        let mut bgpd_args = common("bgpd.conf", "bgpd.pid");
+        bgpd_args.extend(["--log-level".into(), "debugging".into()]);
+        let blog = format!("{name}-bgpd");
+        let bgpd = Proc::spawn(lab, ns, &blog, BGPD.as_ref(), &bgpd_args, &[]);
+        let mut l = Launched {
             dir,
+            bgpd,
+            zebra,
+            bgpd_args,
+            ns: ns.into(),
+            name: name.into(),
+            bgpd_starts: 1,
+        };
+        l.wait_vty();
+        l
+    }
+
+    fn wait_vty(&mut self) {
+        wait_for("bgpd's vty", timeouts::START, || {
+            self.bgpd.assert_running();
+            vtysh(&self.dir, &["show bgp summary json"]).map(|_| ())
+        });
+    }
+
+    /// Kills bgpd with SIGKILL (a crash; zebra keeps running).
+    pub(crate) fn kill_bgpd(&mut self) {
+        self.bgpd.kill();
+    }
+
+    /// Starts bgpd again (after [`Launched::kill_bgpd`]) with the same configuration
+    /// file; its log is `<name>-bgpd-<n>.log`. Returns once its vty answers.
+    pub(crate) fn restart_bgpd(&mut self, lab: &Lab) {
+        self.bgpd.kill();
+        self.bgpd_starts += 1;
+        let blog = format!("{}-bgpd-{}", self.name, self.bgpd_starts);
+        self.bgpd = Proc::spawn(lab, &self.ns, &blog, BGPD.as_ref(), &self.bgpd_args, &[]);
+        self.wait_vty();
+    }
+
+    /// Runs vtysh commands (each one `-c`) and returns the output.
+    pub(crate) fn vtysh(&self, commands: &[&str]) -> Result<String, String> {
+        vtysh(&self.dir, commands)
+    }
+}
+
+impl Drop for Launched {
+    fn drop(&mut self) {
+        // bgpd stops before zebra.
+        self.bgpd.stop();
+        self.zebra.stop();
+    }
+}
+
+impl Frr {
+    /// Starts zebra and bgpd in `ns`, with the configuration of `spec`.
+    pub(crate) fn start(lab: &Lab, ns: &str, spec: &DaemonSpec) -> Frr {
+        let l = Launched::start(lab, ns, "frr", &config(spec));
+        Frr {
+            dir: l.dir.clone(),
             unnumbered: spec.unnumbered.as_ref().map(|u| u.ifname.clone()),
             log: lab.path("frr-bgpd.log"),
             asn: spec.asn,
-            _bgpd: bgpd,
-            _zebra: zebra,
+            _frr: l,
         }
     }
 

@@ -5,7 +5,9 @@ pub(crate) mod bgplane;
 pub(crate) mod bird;
 pub(crate) mod daemon;
 pub(crate) mod frr;
+pub(crate) mod frr_router;
 pub(crate) mod gobgp;
+pub(crate) mod kernel;
 pub(crate) mod netns;
 pub(crate) mod openbgpd;
 pub(crate) mod peer;
@@ -227,6 +229,17 @@ impl Lab {
     /// [`Lab::link`] with IPv6 addresses only (unnumbered links).
     pub(crate) fn link_v6_only(&self, a: &str, b: &str) -> Link {
         netns::link(a, b, self.next_link(), false)
+    }
+
+    /// [`Lab::link`] without global IPv6 addresses (link-local ones only).
+    pub(crate) fn link_v4_only(&self, a: &str, b: &str) -> Link {
+        netns::link_with(a, b, self.next_link(), true, false)
+    }
+
+    /// [`Lab::link`] with no addresses but the IPv6 link-local ones (seed 002's
+    /// unnumbered links).
+    pub(crate) fn link_bare(&self, a: &str, b: &str) -> Link {
+        netns::link_with(a, b, self.next_link(), false, false)
     }
 
     fn next_link(&self) -> u8 {

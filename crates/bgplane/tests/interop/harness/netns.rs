@@ -83,6 +83,12 @@ pub(crate) struct Link {
 /// Link number `n` of a lab between namespaces `a` and `b`; without IPv4 addresses
 /// unless `v4` (the IPv4 fields are then unused).
 pub(crate) fn link(a: &str, b: &str, n: u8, v4: bool) -> Link {
+    link_with(a, b, n, v4, true)
+}
+
+/// [`link`], with global IPv6 addresses only if `v6` (otherwise only the link-local
+/// ones: the IPv6 fields but `a_ll` and `b_ll` are then unused).
+pub(crate) fn link_with(a: &str, b: &str, n: u8, v4: bool, v6: bool) -> Link {
     let mut l = Link {
         b_ns: b.into(),
         a_if: format!("veth{n}a"),
@@ -100,22 +106,24 @@ pub(crate) fn link(a: &str, b: &str, n: u8, v4: bool) -> Link {
             "link", "add", &l.a_if, "type", "veth", "peer", "name", &l.b_if, "netns", b,
         ],
     );
-    for (ns, ifname, addr4, v6) in [(a, &l.a_if, l.a4, l.a6), (b, &l.b_if, l.b4, l.b6)] {
+    for (ns, ifname, addr4, addr6) in [(a, &l.a_if, l.a4, l.a6), (b, &l.b_if, l.b4, l.b6)] {
         if v4 {
             ns_ip(ns, &["addr", "add", &format!("{addr4}/24"), "dev", ifname]);
         }
-        ns_ip(
-            ns,
-            &[
-                "-6",
-                "addr",
-                "add",
-                &format!("{v6}/64"),
-                "dev",
-                ifname,
-                "nodad",
-            ],
-        );
+        if v6 {
+            ns_ip(
+                ns,
+                &[
+                    "-6",
+                    "addr",
+                    "add",
+                    &format!("{addr6}/64"),
+                    "dev",
+                    ifname,
+                    "nodad",
+                ],
+            );
+        }
         ns_ip(ns, &["link", "set", ifname, "up"]);
     }
     let mut lls = Vec::new();

@@ -226,7 +226,11 @@ impl RawPeer {
             match self.reader.read(&mut chunk) {
                 Ok(0) => return Err(RecvError::Closed),
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
                 Err(e) if e.kind() == ErrorKind::ConnectionReset => return Err(RecvError::Closed),
                 Err(e) => return Err(RecvError::Io(e.to_string())),
             }

@@ -130,6 +130,45 @@ impl Proc {
     }
 }
 
+impl Proc {
+    /// Kills the daemon with SIGKILL at once (a crash: no NOTIFICATION, no clean-up) and
+    /// reaps it; its forked processes get SIGKILL too.
+    pub(crate) fn kill(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        self.refresh();
+        let pid = self.pid();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for &(p, s) in &self.seen {
+            if p != pid && start_time(p) == Some(s) && !zombie(p) {
+                signal(p, "KILL");
+            }
+        }
+    }
+
+    /// Sends signal `sig` (e.g. `INT`) to the daemon if it still runs.
+    pub(crate) fn signal(&mut self, sig: &str) {
+        if self.running() {
+            signal(self.pid(), sig);
+        }
+    }
+
+    /// Waits up to `timeout` for the daemon to exit; whether it did.
+    pub(crate) fn wait_exit(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.running() {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+}
+
 impl Drop for Proc {
     fn drop(&mut self) {
         self.stop();
