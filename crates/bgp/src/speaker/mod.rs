@@ -641,12 +641,14 @@ impl Speaker {
     }
 
     fn collect_tombstones(&mut self) {
-        // A tombstone may go once no group still logs a change at or before its stamp.
+        // A tombstone may go once no group, nor the kernel FIB feed, still logs a change at
+        // or before its stamp (else its withdrawal would never be sent or installed).
         let oldest: Vec<u32> = self
             .groups
             .iter()
             .flatten()
             .filter_map(|g| g.oldest_seq())
+            .chain(self.fib_log.as_ref().and_then(|l| l.front()).map(|c| c.seq))
             .collect();
         let walking = self
             .peers

@@ -436,3 +436,27 @@ fn the_same_attributes_for_an_ipv4_and_an_ipv6_route_are_encoded_for_each_family
         ]
     );
 }
+
+#[test]
+fn a_withdrawn_route_reaches_the_fib_feed_even_when_no_peer_logs_it() {
+    let (mut s, a, b) = setup();
+    s.enable_fib_feed();
+    s.receive(
+        a,
+        &announce(&[65001], [192, 0, 2, 1], &["10.1.0.0/24"], None),
+    )
+    .unwrap();
+    drain(&mut s, b);
+    drain(&mut s, a);
+    assert_eq!(s.drain_fib(100).len(), 1);
+    // Withdrawn, and every peer's log processed (its destination may become a tombstone)
+    // before the FIB feed is read.
+    s.receive(a, &withdraw(&["10.1.0.0/24"])).unwrap();
+    drain(&mut s, b);
+    drain(&mut s, a);
+    let got = s.drain_fib(100);
+    assert!(
+        matches!(got.as_slice(), [FibChange::Remove(p)] if p.to_string() == "10.1.0.0/24"),
+        "{got:?}"
+    );
+}
