@@ -41,7 +41,6 @@ fn both_installed(a: &str, link: &Link) -> Result<(), String> {
 }
 
 #[test]
-#[ignore = "bgplane bug: routes removed from the RIB (withdrawn, or of a session that went down) stay in the kernel (the FIB feed skips changes whose destination was already collected)"]
 fn withdrawn_routes_and_routes_of_a_closed_session_leave_the_kernel() {
     let Some(lab) = Lab::new("fib-down", &[Need::Frr]) else {
         return;

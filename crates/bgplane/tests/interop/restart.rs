@@ -256,7 +256,6 @@ fn bgplane_keeps_a_restarting_frrs_routes_in_the_kernel_as_stale_until_it_is_bac
 }
 
 #[test]
-#[ignore = "bgplane bug: routes removed from the RIB stay in the kernel (the FIB feed skips changes whose destination was already collected); here when the restart timer expires"]
 fn bgplane_drops_a_restarting_frrs_routes_when_it_stays_away_past_its_restart_time() {
     let Some(mut h) = helper_lab(
         "gr-expire",
