@@ -14,11 +14,14 @@
 
 pub mod accounting;
 pub mod dut;
+pub mod fibinstall;
 pub mod fulltable;
 pub mod netns;
 pub mod peer;
 pub mod process;
 pub mod report;
+pub mod rrscale;
+pub mod rtwatch;
 pub mod stream;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +39,13 @@ pub enum Command {
     /// Full table through each DUT: 1M IPv4 prefixes in 100k attribute sets, eBGP in,
     /// eBGP out; time to the last prefix at the monitor and the DUT's peak RSS. Needs root.
     FullTable(FullTableArgs),
+    /// One route reflector, N iBGP clients each announcing one /24 (a Kubernetes node):
+    /// time from every session up to every client holding every other client's route,
+    /// and the reflector's peak RSS, for bgplane, BIRD and FRR. Needs root.
+    RrScale(rrscale::RrScaleArgs),
+    /// A full table (1M IPv4 prefixes) over eBGP into the DUT's kernel FIB: time from
+    /// the first UPDATE to every route in the kernel, for bgplane and BIRD. Needs root.
+    FibInstall(fibinstall::FibInstallArgs),
 }
 
 /// Output format.
@@ -87,7 +97,7 @@ pub struct FullTableArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     /// Namespaces need root.
-    #[error("bgplane bench full-table needs root (it creates network namespaces and runs daemons in them); run it with sudo")]
+    #[error("bgplane bench needs root (it creates network namespaces and runs daemons in them); run it with sudo")]
     NotRoot,
     /// The stream parameters are invalid.
     #[error(transparent)]
@@ -114,11 +124,31 @@ pub fn run(cmd: Command, bgplane: &Path) -> Result<String, BenchError> {
                 Output::Json => report.to_json() + "\n",
             })
         }
+        Command::FibInstall(a) => {
+            let interrupted = prepare_run()?;
+            let report = fibinstall::run(&a, bgplane, &interrupted)?;
+            Ok(match a.output {
+                Output::Text => report.to_table(),
+                Output::Json => report.to_json() + "\n",
+            })
+        }
+        Command::RrScale(a) => {
+            let interrupted = prepare_run()?;
+            let report = rrscale::run(&a, bgplane, &interrupted);
+            if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(BenchError::Interrupted);
+            }
+            Ok(match a.output {
+                Output::Text => report.to_table(),
+                Output::Json => report.to_json() + "\n",
+            })
+        }
     }
 }
 
-/// Runs the full-table benchmark for every DUT asked for.
-pub fn full_table(a: &FullTableArgs, bgplane: &Path) -> Result<Report, BenchError> {
+/// Checks for root, installs the interrupt flag (Ctrl-C, SIGTERM, SIGHUP: everything
+/// started is cleaned up) and removes namespaces left by killed runs.
+fn prepare_run() -> Result<Arc<AtomicBool>, BenchError> {
     if !nix::unistd::geteuid().is_root() {
         return Err(BenchError::NotRoot);
     }
@@ -131,6 +161,12 @@ pub fn full_table(a: &FullTableArgs, bgplane: &Path) -> Result<Report, BenchErro
         signal_hook::flag::register(sig, interrupted.clone()).map_err(BenchError::Signal)?;
     }
     netns::clean_stale()?;
+    Ok(interrupted)
+}
+
+/// Runs the full-table benchmark for every DUT asked for.
+pub fn full_table(a: &FullTableArgs, bgplane: &Path) -> Result<Report, BenchError> {
+    let interrupted = prepare_run()?;
     let mut machine = report::Machine::read();
     let spec = stream::StreamSpec {
         prefixes: a.prefixes,

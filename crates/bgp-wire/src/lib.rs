@@ -38,7 +38,7 @@ pub use prefix::{Ipv4Prefix, Ipv6Prefix, Nlri, NlriIter, PathId, Prefix};
 pub use route_refresh::RouteRefresh;
 pub use update::aspath::{AsPath, AsPathView, AsSegment, SegmentType};
 pub use update::attr::{Aggregator, Community, ExtendedCommunity, LargeCommunity, Origin};
-pub use update::error::{Action, Issue, IssueKind, UpdateError};
+pub use update::error::{Action, AttrSetError, Issue, IssueKind, UpdateError};
 pub use update::mp::{MpNextHop, MpReach, MpUnreach};
 pub use update::owned::{AttributeValue, EncodeError, PathAttribute, UpdateMessage};
 pub use update::pack::UpdatePacker;

@@ -550,6 +550,51 @@ fn section_7_15_ipv6_extended_communities_not_a_multiple_of_20_are_treat_as_with
 }
 
 #[test]
+fn section_7_13_a_traffic_engineering_attribute_shorter_than_its_fixed_part_is_treat_as_withdraw() {
+    // RFC 5543: switching capability, encoding, 2 reserved octets, 8 bandwidths = 36.
+    let m = with(&[attr(O, code::TRAFFIC_ENGINEERING, &[0; 35])]);
+    assert_withdraw(&decode(&m, ebgp()), code::TRAFFIC_ENGINEERING);
+    let m = with(&[attr(O, code::TRAFFIC_ENGINEERING, &[0; 36])]);
+    let u = decode(&m, ebgp());
+    assert_eq!(u.disposition(), Disposition::Normal);
+    assert!(u.has_other_attributes(), "kept for the speaker");
+    let m = with(&[attr(O | T, code::TRAFFIC_ENGINEERING, &[0; 36])]);
+    assert_withdraw(&decode(&m, ebgp()), code::TRAFFIC_ENGINEERING);
+}
+
+#[test]
+fn section_7_16_a_malformed_attr_set_is_treat_as_withdraw() {
+    let set = |inner: &[u8]| {
+        let mut v = 65001u32.to_be_bytes().to_vec();
+        v.extend_from_slice(inner);
+        v
+    };
+    let good = set(&attr(T, code::LOCAL_PREF, &[0, 0, 0, 100]));
+    let m = with(&[attr(O | T, code::ATTR_SET, &good)]);
+    assert_eq!(decode(&m, ibgp()).disposition(), Disposition::Normal);
+    for bad in [
+        vec![0, 0, 1],                                    // shorter than Origin AS
+        set(&attr(O, code::MP_UNREACH_NLRI, &[0, 1, 1])), // MP attribute inside
+        set(&attr(T, code::NEXT_HOP, &[10, 0, 0])),       // malformed inner attribute
+        set(&[T, code::ORIGIN, 9, 0]),                    // inner attribute overruns
+    ] {
+        let m = with(&[attr(O | T, code::ATTR_SET, &bad)]);
+        let u = decode(&m, ibgp());
+        assert_withdraw(&u, code::ATTR_SET);
+        let issue = u
+            .issues()
+            .iter()
+            .find(|i| i.type_code == code::ATTR_SET)
+            .unwrap();
+        assert!(
+            matches!(issue.kind, IssueKind::MalformedAttrSet(_)),
+            "{issue}"
+        );
+        assert!(issue.to_string().contains("RFC 7606 §7.16"), "{issue}");
+    }
+}
+
+#[test]
 fn rfc8092_large_communities_not_a_multiple_of_12_are_treat_as_withdraw() {
     let m = with(&[attr(O | T, code::LARGE_COMMUNITIES, &[0; 13])]);
     assert_withdraw(&decode(&m, ebgp()), code::LARGE_COMMUNITIES);

@@ -38,6 +38,10 @@ pub mod code {
     pub const AS4_AGGREGATOR: u8 = 18;
     /// IPv6 Address Specific Extended Community (RFC 5701).
     pub const IPV6_EXTENDED_COMMUNITIES: u8 = 25;
+    /// Traffic Engineering (RFC 5543).
+    pub const TRAFFIC_ENGINEERING: u8 = 24;
+    /// ATTR_SET (RFC 6368).
+    pub const ATTR_SET: u8 = 128;
     /// LARGE_COMMUNITY (RFC 8092).
     pub const LARGE_COMMUNITIES: u8 = 32;
 }
@@ -66,6 +70,8 @@ pub const fn expected_flags(type_code: u8) -> Option<u8> {
         code::AGGREGATOR | code::COMMUNITIES | code::EXTENDED_COMMUNITIES => O | T,
         code::AS4_PATH | code::AS4_AGGREGATOR | code::LARGE_COMMUNITIES => O | T,
         code::IPV6_EXTENDED_COMMUNITIES => O | T,
+        code::TRAFFIC_ENGINEERING => O,
+        code::ATTR_SET => O | T,
         _ => return None,
     })
 }
@@ -90,6 +96,8 @@ pub fn type_name(type_code: u8) -> &'static str {
         code::AS4_AGGREGATOR => "AS4_AGGREGATOR",
         code::IPV6_EXTENDED_COMMUNITIES => "IPV6_EXTENDED_COMMUNITIES",
         code::LARGE_COMMUNITIES => "LARGE_COMMUNITY",
+        code::TRAFFIC_ENGINEERING => "TRAFFIC_ENGINEERING",
+        code::ATTR_SET => "ATTR_SET",
         _ => "unknown attribute",
     }
 }

@@ -59,6 +59,34 @@ pub enum IssueKind {
     As4FromNewSpeaker,
     /// Malformed AS4_PATH / AS4_AGGREGATOR (RFC 6793 §6).
     MalformedAs4,
+    /// Malformed ATTR_SET (RFC 6368 §5, RFC 7606 §7.16): what is wrong inside it.
+    MalformedAttrSet(AttrSetError),
+}
+
+/// What makes an ATTR_SET malformed (RFC 6368 §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttrSetError {
+    /// Shorter than the 4-octet Origin AS.
+    Short,
+    /// An inner attribute's header or length runs past the ATTR_SET.
+    InnerOverrun,
+    /// It carries MP_REACH_NLRI or MP_UNREACH_NLRI (this type code).
+    Mp(u8),
+    /// An inner attribute of this type code has an invalid value or length.
+    Inner(u8),
+}
+
+impl fmt::Display for AttrSetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AttrSetError::Short => write!(f, "shorter than its 4-octet Origin AS"),
+            AttrSetError::InnerOverrun => write!(f, "an inner attribute overruns it"),
+            AttrSetError::Mp(t) => write!(f, "it carries {} ({t})", type_name(*t)),
+            AttrSetError::Inner(t) => {
+                write!(f, "its inner {} ({t}) is malformed", type_name(*t))
+            }
+        }
+    }
 }
 
 /// One problem found while decoding an UPDATE, with the approach chosen for it.
@@ -98,6 +126,8 @@ impl Issue {
             (_, code::EXTENDED_COMMUNITIES) => "RFC 7606 §7.14",
             (_, code::IPV6_EXTENDED_COMMUNITIES) => "RFC 7606 §7.15",
             (_, code::LARGE_COMMUNITIES) => "RFC 8092 §6",
+            (_, code::TRAFFIC_ENGINEERING) => "RFC 7606 §7.13",
+            (_, code::ATTR_SET) => "RFC 7606 §7.16, RFC 6368 §5",
             _ => "RFC 7606",
         }
     }
@@ -123,7 +153,7 @@ impl Issue {
             IssueKind::MissingWellKnown => (3, vec![self.type_code]),
             IssueKind::AsPath(_) => (11, vec![]),
             IssueKind::FromExternalPeer | IssueKind::As4FromNewSpeaker => (9, attr()),
-            IssueKind::MalformedAs4 => (9, attr()),
+            IssueKind::MalformedAs4 | IssueKind::MalformedAttrSet(_) => (9, attr()),
         };
         Notification::new(codes::UPDATE_MESSAGE, sub, data)
     }
@@ -161,6 +191,7 @@ impl fmt::Display for Issue {
             IssueKind::MissingWellKnown => write!(f, "well-known mandatory {name} is missing")?,
             IssueKind::As4FromNewSpeaker => write!(f, "{name} received on a 4-octet AS session")?,
             IssueKind::MalformedAs4 => write!(f, "{name} is malformed")?,
+            IssueKind::MalformedAttrSet(e) => write!(f, "ATTR_SET is malformed: {e}")?,
         }
         write!(f, "; {} ({})", self.action, self.rule())
     }

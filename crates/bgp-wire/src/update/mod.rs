@@ -3,6 +3,7 @@
 
 pub mod aspath;
 pub mod attr;
+mod attrset;
 pub mod error;
 pub mod mp;
 pub mod owned;

@@ -203,7 +203,7 @@ impl<'a> Update<'a> {
             pos += hdr + len;
             let slot = SLOT_OF[usize::from(t)];
             if slot == NONE {
-                self.other_attribute(fl, t, start, pos, &mut seen_other)?;
+                self.other_attribute(fl, t, value, start, pos, &mut seen_other)?;
                 continue;
             }
             let bit = 1u32 << slot;
@@ -233,6 +233,7 @@ impl<'a> Update<'a> {
         &mut self,
         fl: u8,
         t: u8,
+        value: &[u8],
         start: usize,
         end: usize,
         seen: &mut TypeSet,
@@ -251,6 +252,26 @@ impl<'a> Update<'a> {
             return self.duplicate(t, start, end);
         }
         self.has_other_attributes = true;
+        if let Some(want) = expected_flags(t) {
+            if fl & (flags::OPTIONAL | flags::TRANSITIVE) != want {
+                return self.bad_flags(fl, t, start, end);
+            }
+        }
+        let problem = match t {
+            // RFC 5543 §3: switching capability, encoding, reserved, and eight 4-octet
+            // maximum LSP bandwidths come first; RFC 7606 §7.13: treat-as-withdraw.
+            code::TRAFFIC_ENGINEERING => {
+                (value.len() < 36).then_some(IssueKind::Length(value.len() as u16))
+            }
+            // RFC 7606 §7.16 (RFC 6368 §5): treat-as-withdraw.
+            code::ATTR_SET => super::attrset::check(value)
+                .err()
+                .map(IssueKind::MalformedAttrSet),
+            _ => None,
+        };
+        if let Some(kind) = problem {
+            self.issue(t, kind, Action::TreatAsWithdraw, start, end);
+        }
         Ok(())
     }
 
