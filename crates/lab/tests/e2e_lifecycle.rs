@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{assert_clean, skip, Lab};
+use common::{assert_clean, parent_pid, proc_state, skip, Lab};
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.join(name);
@@ -43,6 +43,7 @@ fn failure_midway_rolls_back_everything() {
         lab.root.path(),
     );
     assert!(!lab.root.path().join("rollback-demo/state.json").exists());
+    lab.assert_no_host_veth_or_bridge_added("after the rollback");
 }
 
 #[test]
@@ -109,6 +110,7 @@ topology:
         .trim(),
         "hello"
     );
+    supervisor_is_pid_1_and_reaps_daemons(&lab, "ext-demo", "h1");
     let check = lab.json(&["check", "--name", "ext-demo"]);
     assert_eq!(check["failed"], 0, "{check}");
     // The kind node and the topology node that joins it are one host.
@@ -140,6 +142,54 @@ topology:
     lab.ok(&["deploy", "-t", t, "--reconfigure"]);
     assert_eq!(lab.json(&["check", "--name", "ext-demo"])["failed"], 0);
     lab.destroy_and_check_clean();
+}
+
+/// PID 1 of `node` is the bgplane supervisor (`bgplane-lab __init SPEC`), and a command
+/// that daemonizes leaves no zombie: its orphaned child is reparented to PID 1, which reaps it.
+fn supervisor_is_pid_1_and_reaps_daemons(lab: &Lab, name: &str, node: &str) {
+    let init = lab.ok(&["exec", "--name", name, node, "--", "cat", "/proc/1/cmdline"]);
+    let argv: Vec<&str> = init.trim_end_matches('\0').split('\0').collect();
+    assert!(
+        argv.first() == Some(&env!("CARGO_BIN_EXE_bgplane-lab")) && argv.get(1) == Some(&"__init"),
+        "PID 1 of {node} is {argv:?}"
+    );
+    lab.ok(&[
+        "exec",
+        "--name",
+        name,
+        node,
+        "--",
+        "sh",
+        "-c",
+        "sleep 1.5 </dev/null >/dev/null 2>&1 &",
+    ]);
+    let (pid, start, _) = lab
+        .processes()
+        .into_iter()
+        .find(|(_, _, cmd)| cmd.trim() == "sleep 1.5")
+        .expect("the daemonized sleep runs");
+    let parent = parent_pid(pid).expect("the sleep's parent");
+    let parent_cmd = std::fs::read(format!("/proc/{parent}/cmdline")).unwrap_or_default();
+    assert!(
+        String::from_utf8_lossy(&parent_cmd).contains("__init"),
+        "the orphaned sleep was reparented to the supervisor, not to {parent} ({})",
+        String::from_utf8_lossy(&parent_cmd)
+    );
+    lab.wait_for(10, "the supervisor to reap the daemonized sleep", || {
+        proc_state(pid).is_none_or(|(_, s)| s != start)
+    });
+    // Zombies have no readable namespace links: find them as the supervisor's children.
+    let zombies: Vec<u32> = std::fs::read_dir("/proc")
+        .expect("proc")
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|p| parent_pid(*p) == Some(parent))
+        .filter(|p| proc_state(*p).is_some_and(|(st, _)| st == "Z"))
+        .collect();
+    assert!(
+        zombies.is_empty(),
+        "zombie children of the supervisor: {zombies:?}"
+    );
 }
 
 #[test]

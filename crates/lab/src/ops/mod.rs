@@ -69,10 +69,18 @@ pub fn load_plan(
             cluster_path = Some(f.to_path_buf());
             Some(parse_cluster_file(f)?)
         }
-        (None, Some(ClusterRef::File(p, _))) => {
+        (None, Some(ClusterRef::File(p, loc))) => {
             let full = topo_file.parent().unwrap_or(Path::new(".")).join(p);
             cluster_path = Some(full.clone());
-            Some(parse_cluster_file(&full)?)
+            // A missing file is the topology's error: name its `cluster:` line.
+            Some(parse_cluster_file(&full).map_err(|e| match e {
+                TopoError::Read { source, .. } => TopoError::Invalid {
+                    loc: loc.clone(),
+                    key: "cluster".into(),
+                    msg: format!("cannot read kind cluster file {}: {source}", full.display()),
+                },
+                e => e,
+            })?)
         }
         (None, Some(ClusterRef::Inline(node))) => Some(parse_cluster(node)?),
         (None, None) => None,
@@ -198,3 +206,6 @@ pub fn print_json<T: serde::Serialize>(v: &T) -> Result<(), OpError> {
     println!("{s}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -212,13 +212,13 @@ pub fn build(input: PlanInput<'_>) -> Result<LabPlan, TopoError> {
 
     if let Some(c) = input.cluster {
         for cn in &c.nodes {
-            if topo.nodes.iter().any(|n| n.name == cn.name) {
+            if let Some(def) = topo.nodes.iter().find(|n| n.name == cn.name) {
                 return Err(TopoError::Invalid {
-                    loc: cn.loc.clone(),
-                    key: "nodes".into(),
+                    loc: def.loc.clone(),
+                    key: format!("topology.nodes.{}", def.name),
                     msg: format!(
-                        "kind node `{}` has the same name as a topology node",
-                        cn.name
+                        "`{}` is also the name kind gives a node of cluster `{}` (defined at {}); rename one of them",
+                        cn.name, c.name, cn.loc
                     ),
                 });
             }
@@ -291,9 +291,14 @@ pub fn build(input: PlanInput<'_>) -> Result<LabPlan, TopoError> {
         let cmd = main_command(def, &magic, &mut notes);
         let is_bridge = behaviour == Behaviour::Bridge;
         if is_bridge && (!def.exec.is_empty() || def.network_mode.is_some()) {
+            let key = if def.exec.is_empty() {
+                "network-mode"
+            } else {
+                "exec"
+            };
             return Err(TopoError::Invalid {
-                loc: def.loc.clone(),
-                key: format!("topology.nodes.{}", def.name),
+                loc: def.loc_of(key),
+                key: format!("topology.nodes.{}.{key}", def.name),
                 msg: "a bridge node is a Linux bridge in the lab namespace; it cannot have exec or network-mode".into(),
             });
         }
@@ -474,7 +479,7 @@ fn resolve_binds(
             if dst == Path::new("/") {
                 return Err(TopoError::Invalid {
                     loc: b.loc.clone(),
-                    key: format!("topology.nodes.{}.binds", def.name),
+                    key: b.key.clone(),
                     msg: "cannot bind over `/`".into(),
                 });
             }
@@ -607,5 +612,7 @@ fn resolve_network_modes(
     Ok(())
 }
 
+#[cfg(test)]
+mod schema_tests;
 #[cfg(test)]
 mod tests;

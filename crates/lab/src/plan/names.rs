@@ -55,12 +55,33 @@ pub(super) fn mgmt_net(topo: &Topology) -> Result<NetPlan, TopoError> {
             .trunc(),
     );
     let gw6 = m.ipv6_gw.or_else(|| v6.map(|n| first_host6(&n)));
+    let bad = |key: &str, msg: String| {
+        let (loc, key) = m
+            .loc_of(key)
+            .unwrap_or_else(|| (top_loc(topo), format!("mgmt.{key}")));
+        TopoError::Invalid { loc, key, msg }
+    };
     if v4.prefix_len() > 30 {
-        return Err(TopoError::Invalid {
-            loc: top_loc(topo),
-            key: "mgmt.ipv4-subnet".into(),
-            msg: format!("{v4} is too small for a management network"),
-        });
+        return Err(bad(
+            "ipv4-subnet",
+            format!("{v4} is too small for a management network"),
+        ));
+    }
+    if !v4.contains(&gw4) || gw4 == v4.network() || gw4 == v4.broadcast() {
+        return Err(bad(
+            "ipv4-gw",
+            format!("gateway {gw4} is not a host address of {v4}"),
+        ));
+    }
+    if let Some(r) = m.ipv4_range {
+        if !v4.contains(&r) {
+            return Err(bad("ipv4-range", format!("range {r} is not inside {v4}")));
+        }
+    }
+    if let (Some(n), Some(g)) = (v6, gw6) {
+        if !n.contains(&g) {
+            return Err(bad("ipv6-gw", format!("gateway {g} is not inside {n}")));
+        }
     }
     Ok(NetPlan {
         bridge: m.bridge.clone().unwrap_or_else(|| "mgmt".into()),
@@ -168,14 +189,24 @@ pub(super) fn assign_mgmt_addresses(
             Some(a) => a,
             None => loop {
                 if next4 >= last4 {
-                    return Err(TopoError::Invalid {
-                        loc: locs[n_cluster + i].clone(),
-                        key: "mgmt.ipv4-subnet".into(),
-                        msg: format!(
-                            "the management subnet {range} has no address left for {}",
-                            def.name
-                        ),
-                    });
+                    let msg = format!(
+                        "the management subnet {range} has no address left for node {}",
+                        def.name
+                    );
+                    // Point at the key that sets the range, or at the node when both are
+                    // containerlab's defaults.
+                    let (loc, key) = topo
+                        .mgmt
+                        .loc_of("ipv4-range")
+                        .filter(|_| topo.mgmt.ipv4_range.is_some())
+                        .or_else(|| topo.mgmt.loc_of("ipv4-subnet"))
+                        .unwrap_or_else(|| {
+                            (
+                                locs[n_cluster + i].clone(),
+                                format!("topology.nodes.{}", def.name),
+                            )
+                        });
+                    return Err(TopoError::Invalid { loc, key, msg });
                 }
                 let a = Ipv4Addr::from(next4);
                 next4 += 1;
@@ -192,6 +223,22 @@ pub(super) fn assign_mgmt_addresses(
                 None => loop {
                     let a = Ipv6Addr::from(next6);
                     next6 += 1;
+                    if !v6.contains(&a) {
+                        let (loc, key) = topo.mgmt.loc_of("ipv6-subnet").unwrap_or_else(|| {
+                            (
+                                locs[n_cluster + i].clone(),
+                                format!("topology.nodes.{}", def.name),
+                            )
+                        });
+                        return Err(TopoError::Invalid {
+                            loc,
+                            key,
+                            msg: format!(
+                                "the management subnet {v6} has no address left for node {}",
+                                def.name
+                            ),
+                        });
+                    }
                     if used6.insert(a) {
                         break a;
                     }
@@ -229,19 +276,30 @@ pub(super) fn plan_links(
             salt += 1;
         }
     };
-    // Names the lab namespace reserves.
-    for b in [mgmt.bridge.clone()]
+    // Names the lab namespace reserves: the management bridges, then the user's bridges.
+    let reserved = [mgmt.bridge.clone()]
         .into_iter()
-        .chain(kind.map(|k| k.bridge.clone()))
-        .chain(bridges.iter().cloned())
+        .chain(kind.map(|k| k.bridge.clone()));
+    for (b, user) in reserved
+        .map(|b| (b, false))
+        .chain(bridges.iter().map(|b| (b.clone(), true)))
     {
         if taken
             .insert((Ns::Lab, b.clone()), format!("bridge {b}"))
             .is_some()
         {
+            // A user bridge is a node; the other clash is `mgmt.bridge: kind`.
+            let def = topo.nodes.iter().find(|n| user && n.name == b);
+            let (loc, key) = match def {
+                Some(d) => (d.loc.clone(), format!("topology.nodes.{b}")),
+                None => topo
+                    .mgmt
+                    .loc_of("bridge")
+                    .unwrap_or_else(|| (top_loc(topo), "mgmt.bridge".into())),
+            };
             return Err(TopoError::Invalid {
-                loc: top_loc(topo),
-                key: "topology.nodes".into(),
+                loc,
+                key,
                 msg: format!("bridge name `{b}` is used twice (`mgmt` and `kind` are the management bridges)"),
             });
         }

@@ -26,7 +26,7 @@ fn plan_of(topo: &str, cluster: Option<&str>) -> Result<LabPlan, TopoError> {
     })
 }
 
-fn topo_err(text: &str) -> String {
+pub(super) fn topo_err(text: &str) -> String {
     let t = match parse_topology_str(text, Path::new("bad.yaml"), &|_| None) {
         Ok(t) => t,
         Err(e) => return e.to_string(),

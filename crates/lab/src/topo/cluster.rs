@@ -256,7 +256,7 @@ pub fn parse_cluster(root: &Node) -> Result<Cluster, TopoError> {
     }
     let pinned: Vec<Option<(IpNet, &Node)>> =
         cps.iter().chain(workers.iter()).map(|e| e.3).collect();
-    allocate_pod_cidrs(&mut nodes, &pod_subnets, &pinned)?;
+    allocate_pod_cidrs(&mut nodes, &pod_subnets, &pinned, pod_subnet_node)?;
     Ok(Cluster {
         name,
         loc: root.loc.clone(),
@@ -314,25 +314,34 @@ fn kubelet_args(patches: &Node) -> Result<Vec<KubeletArg>, TopoError> {
 
 /// Hands out per-node pod CIDRs like kube-controller-manager's range allocator: /24 per
 /// node for IPv4 and /64 for IPv6, in node order, skipping CIDRs pinned by `podCIDR:`.
+/// `subnet_at` is `networking.podSubnet` when the file sets it (errors point there).
 pub fn allocate_pod_cidrs(
     nodes: &mut [ClusterNode],
     subnets: &[IpNet],
     pinned: &[Option<(IpNet, &Node)>],
+    subnet_at: Option<&Node>,
 ) -> Result<(), TopoError> {
+    let first_loc = nodes
+        .first()
+        .map(|n| n.loc.clone())
+        .unwrap_or_else(dummy_loc);
+    let subnet_err = |msg: String| match subnet_at {
+        Some(n) => n.invalid(msg),
+        None => TopoError::Invalid {
+            loc: first_loc.clone(),
+            key: "networking.podSubnet".into(),
+            msg: format!("{msg} (kind's default pod subnet)"),
+        },
+    };
     for subnet in subnets {
         let mask = match subnet {
             IpNet::V4(_) => 24,
             IpNet::V6(_) => 64,
         };
         if subnet.prefix_len() > mask {
-            return Err(TopoError::Invalid {
-                loc: nodes
-                    .first()
-                    .map(|n| n.loc.clone())
-                    .unwrap_or_else(dummy_loc),
-                key: "networking.podSubnet".into(),
-                msg: format!("pod subnet {subnet} is smaller than the per-node /{mask}"),
-            });
+            return Err(subnet_err(format!(
+                "pod subnet {subnet} is smaller than the per-node /{mask}"
+            )));
         }
         let mut taken: Vec<IpNet> = Vec::new();
         for (node, pin) in nodes.iter().zip(pinned) {
@@ -361,14 +370,10 @@ pub fn allocate_pod_cidrs(
                         Some(c) if taken.contains(&c) => continue,
                         Some(c) => break c,
                         None => {
-                            return Err(TopoError::Invalid {
-                                loc: node.loc.clone(),
-                                key: "networking.podSubnet".into(),
-                                msg: format!(
-                                    "pod subnet {subnet} has no /{mask} left for node {}",
-                                    node.name
-                                ),
-                            })
+                            return Err(subnet_err(format!(
+                                "pod subnet {subnet} has no /{mask} left for node {}",
+                                node.name
+                            )))
                         }
                     }
                 },

@@ -126,6 +126,18 @@ pub struct Mgmt {
     pub ipv6_gw: Option<Ipv6Addr>,
     /// MTU of the management veths.
     pub mtu: Option<u32>,
+    /// Where each key's value was written, with its dotted key path (`mgmt.ipv4-subnet`).
+    pub key_locs: Vec<(String, Loc)>,
+}
+
+impl Mgmt {
+    /// Where `key` (`ipv4-subnet`, …) was written, and its dotted key path.
+    pub fn loc_of(&self, key: &str) -> Option<(Loc, String)> {
+        self.key_locs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(k, l)| (l.clone(), format!("mgmt.{k}")))
+    }
 }
 
 /// A bind mount `src:dst[:ro]`.
@@ -139,6 +151,8 @@ pub struct Bind {
     pub ro: bool,
     /// Where it was written.
     pub loc: Loc,
+    /// Dotted key path (`topology.nodes.a.binds[0]`).
+    pub key: String,
 }
 
 /// `startup-config:`: a file, or the config itself when the value spans several lines.

@@ -221,6 +221,11 @@ fn parse_mgmt(m: &Node) -> Result<Mgmt, TopoError> {
             .transpose()?
             .flatten(),
         bridge: m.get("bridge").map(Node::opt_string).transpose()?.flatten(),
+        key_locs: m
+            .as_map()?
+            .iter()
+            .map(|(k, v)| Ok((k.as_str()?.to_string(), v.loc.clone())))
+            .collect::<Result<_, TopoError>>()?,
         ..Mgmt::default()
     };
     if let Some(n) = parse("ipv4-subnet")? {
@@ -481,6 +486,7 @@ fn parse_bind(b: &Node) -> Result<Bind, TopoError> {
         dst: dst.to_string(),
         ro,
         loc: b.loc.clone(),
+        key: b.path.clone(),
     })
 }
 

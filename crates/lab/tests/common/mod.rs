@@ -50,6 +50,8 @@ pub struct Lab {
     pub root: tempfile::TempDir,
     /// Lab name.
     pub name: String,
+    /// The host namespace's veth and bridge interfaces before the lab was deployed.
+    pub host_ifs_before: Vec<String>,
 }
 
 impl Lab {
@@ -63,6 +65,7 @@ impl Lab {
         Lab {
             root,
             name: name.to_string(),
+            host_ifs_before: host_veths_and_bridges(),
         }
     }
 
@@ -189,15 +192,32 @@ impl Lab {
         out
     }
 
+    /// Asserts that the host's own namespace has no veth or bridge that it did not have
+    /// before the lab was deployed: the lab creates them only in its own namespaces.
+    pub fn assert_no_host_veth_or_bridge_added(&self, when: &str) {
+        let now = host_veths_and_bridges();
+        let added: Vec<&String> = now
+            .iter()
+            .filter(|i| !self.host_ifs_before.contains(i))
+            .collect();
+        assert!(
+            added.is_empty(),
+            "{when}: the host namespace gained {added:?} (before the lab: {:?})",
+            self.host_ifs_before
+        );
+    }
+
     /// Destroys the lab and checks that nothing of it remains: no namespace, no process,
     /// no mount, no interface.
     pub fn destroy_and_check_clean(&self) {
         let names = self.netns_names();
         let procs = self.processes();
         assert!(!procs.is_empty(), "a running lab has processes");
+        self.assert_no_host_veth_or_bridge_added("while the lab runs");
         let links_before = host_links();
         self.ok(&["destroy", "--name", &self.name, "--cleanup"]);
         assert_clean(&names, self.root.path());
+        self.assert_no_host_veth_or_bridge_added("after destroy");
         for (pid, start, cmd) in procs {
             let now = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
             let rest: Vec<&str> = now
@@ -242,6 +262,45 @@ pub fn host_links() -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// The host namespace's veth and bridge interfaces, as `veth NAME` / `bridge NAME`.
+pub fn host_veths_and_bridges() -> Vec<String> {
+    let mut v = Vec::new();
+    for kind in ["veth", "bridge"] {
+        let out = Command::new("ip")
+            .args(["-o", "link", "show", "type", kind])
+            .output()
+            .expect("ip link show type");
+        assert!(out.status.success(), "ip link show type {kind} failed");
+        for l in String::from_utf8_lossy(&out.stdout).lines() {
+            // `7: name@peer: <...>`: the name without the peer.
+            if let Some(name) = l.split(':').nth(1) {
+                let name = name.trim().split('@').next().unwrap_or("");
+                v.push(format!("{kind} {name}"));
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+/// A process's state letter and start time (field 22 of /proc/PID/stat), if it exists.
+pub fn proc_state(pid: u32) -> Option<(String, String)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+    Some((rest.first()?.to_string(), rest.get(19)?.to_string()))
+}
+
+/// A process's parent pid, from /proc/PID/status.
+pub fn parent_pid(pid: u32) -> Option<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Asserts that no namespace, process or mount of a destroyed lab remains.
