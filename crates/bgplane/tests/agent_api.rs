@@ -1,7 +1,7 @@
 //! `bgplane agent` against the Kubernetes API (a test server that speaks the list/watch
 //! protocol; no real API server runs in CI): the policy selecting the node starts the
 //! embedded router, the node's CiliumBGPNodeConfig and its status appear, and go when the
-//! policy goes; SIGTERM stops the agent.
+//! policy goes; the router's metrics carry Cilium's names; SIGTERM stops the agent.
 
 #[path = "../../k8s/tests/fake_api/mod.rs"]
 mod fake_api;
@@ -28,8 +28,37 @@ async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// A local address with a port nothing listens on.
+fn free_port() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+/// `GET /metrics`, the body.
+async fn scrape(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut last = String::new();
+    for _ in 0..100 {
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(mut s) => {
+                s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .await
+                    .unwrap();
+                let mut resp = String::new();
+                s.read_to_string(&mut resp).await.unwrap();
+                let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+                assert!(head.starts_with("HTTP/1.1 200"), "{resp}");
+                return body.to_string();
+            }
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no metrics endpoint at {addr}: {last}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_agent_runs_bgp_from_the_api_server_and_writes_the_node_status_back() {
+async fn the_agent_runs_bgp_from_the_api_server_writes_the_node_status_back_and_serves_metrics() {
     let api = fake_api::FakeApi::start().await;
     api.put(json!({
         "apiVersion": "v1", "kind": "Node",
@@ -58,6 +87,7 @@ async fn the_agent_runs_bgp_from_the_api_server_and_writes_the_node_status_back(
     )
     .unwrap();
     let socket = dir.path().join("agent.sock");
+    let metrics = free_port();
     let mut agent = Agent(
         Command::new(env!("CARGO_BIN_EXE_bgplane"))
             .args([
@@ -73,6 +103,8 @@ async fn the_agent_runs_bgp_from_the_api_server_and_writes_the_node_status_back(
             .arg(dir.path().join("state"))
             .arg("--socket")
             .arg(&socket)
+            .arg("--metrics")
+            .arg(metrics.to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -92,6 +124,14 @@ async fn the_agent_runs_bgp_from_the_api_server_and_writes_the_node_status_back(
     assert_ne!(peer["peeringState"], "established");
     assert_eq!(c["status"]["conditions"][0]["status"], "False");
     assert!(socket.exists(), "the embedded router serves its API");
+    let text = scrape(metrics).await;
+    for line in [
+        r#"bgplane_bgp_control_plane_session_state{vrouter="65005",neighbor="127.0.0.2:1",neighbor_asn="65005"} 0"#,
+        r#"bgplane_bgp_control_plane_advertised_routes{vrouter="65005",neighbor="127.0.0.2:1",neighbor_asn="65005",afi="ipv4",safi="unicast"} 0"#,
+        r#"bgplane_bgp_control_plane_received_routes{vrouter="65005",neighbor="127.0.0.2:1",neighbor_asn="65005",afi="ipv6",safi="unicast"} 0"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line} in:\n{text}");
+    }
 
     api.delete(
         "cilium.io/v2alpha1",

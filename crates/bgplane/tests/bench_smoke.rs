@@ -52,7 +52,10 @@ fn leftover_namespaces() -> Vec<String> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|n| n.starts_with("bgb-") && (n.ends_with("-rr") || n.ends_with("-cl") || n.contains("-fib-")))
+        .filter(|n| {
+            n.starts_with("bgb-")
+                && (n.ends_with("-rr") || n.ends_with("-cl") || n.contains("-fib-"))
+        })
         .map(str::to_string)
         .collect()
 }
@@ -74,11 +77,21 @@ fn rr_scale_converges_every_client_for_bgplane_and_bird() {
         assert_eq!(row["result"], "ok", "{row:#}");
         assert_eq!(row["clients"], n);
         assert!(row["converge_seconds"].as_f64().unwrap() > 0.0, "{row:#}");
-        assert!(row["peak_rss_bytes"].as_u64().unwrap() > 1_000_000, "{row:#}");
+        assert!(
+            row["peak_rss_bytes"].as_u64().unwrap() > 1_000_000,
+            "{row:#}"
+        );
         // Every client received at least the other n-1 routes.
-        assert!(row["updates_to_clients"].as_u64().unwrap() >= n * (n - 1), "{row:#}");
+        assert!(
+            row["updates_to_clients"].as_u64().unwrap() >= n * (n - 1),
+            "{row:#}"
+        );
     }
-    assert!(leftover_namespaces().is_empty(), "{:?}", leftover_namespaces());
+    assert!(
+        leftover_namespaces().is_empty(),
+        "{:?}",
+        leftover_namespaces()
+    );
 }
 
 #[test]
@@ -95,5 +108,9 @@ fn fib_install_puts_every_prefix_in_the_kernel_for_bgplane_and_bird() {
         assert_eq!(row["in_kernel"], 5000, "{row:#}");
         assert!(row["seconds"].as_f64().unwrap() > 0.0, "{row:#}");
     }
-    assert!(leftover_namespaces().is_empty(), "{:?}", leftover_namespaces());
+    assert!(
+        leftover_namespaces().is_empty(),
+        "{:?}",
+        leftover_namespaces()
+    );
 }

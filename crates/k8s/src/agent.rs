@@ -69,6 +69,13 @@ pub struct Status {
     pub advertised: Vec<String>,
     /// The last problem (the previous configuration stays in force meanwhile).
     pub error: Option<String>,
+    /// What the router said it did at the last reload in place (`neighbor X: session
+    /// reset for the new settings`, `policies replaced`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reload: Option<String>,
+    /// Fields of the objects in force that bgplane accepts but does not act on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unsupported: Vec<String>,
 }
 
 struct Router {
@@ -84,6 +91,8 @@ pub struct Agent {
     status: Status,
     direct: crate::direct::DirectRoutes,
     subnets: Vec<bgp_wire::Prefix>,
+    /// The unsupported fields already logged (each is logged once).
+    warned: std::collections::BTreeSet<String>,
 }
 
 impl Agent {
@@ -103,6 +112,7 @@ impl Agent {
             status,
             direct: crate::direct::DirectRoutes::new(),
             subnets: Vec::new(),
+            warned: Default::default(),
         })
     }
 
@@ -232,17 +242,33 @@ impl Agent {
                 self.status.policy = None;
                 self.status.advertised.clear();
                 self.status.error = None;
+                self.status.unsupported.clear();
                 self.write_status();
             }
             Ok(Desired::On {
                 policy,
                 config,
                 advertised,
+                unsupported,
             }) => {
+                for u in &unsupported {
+                    if self.warned.insert(u.clone()) {
+                        warn!("{u}");
+                    }
+                }
                 let r = self.apply(*config);
                 self.status.policy = Some(policy);
                 self.status.advertised = advertised.iter().map(|p| p.to_string()).collect();
-                self.status.error = r.err();
+                self.status.unsupported = unsupported;
+                match r {
+                    Ok(Some(notes)) => {
+                        info!(%notes, "router reloaded");
+                        self.status.reload = Some(notes);
+                        self.status.error = None;
+                    }
+                    Ok(None) => self.status.error = None,
+                    Err(e) => self.status.error = Some(e),
+                }
                 self.status.running = self.router.is_some();
                 self.write_status();
             }
@@ -259,11 +285,12 @@ impl Agent {
         self.opts.state_dir.join("router.yaml")
     }
 
-    /// Runs the router with `cfg`: start, reload in place, or restart.
-    fn apply(&mut self, cfg: RouterConfig) -> Result<(), String> {
+    /// Runs the router with `cfg`: start, reload in place (the router's account of what it
+    /// did is returned: which sessions it reset), or restart.
+    fn apply(&mut self, cfg: RouterConfig) -> Result<Option<String>, String> {
         if let Some(r) = &self.router {
             if r.config == cfg {
-                return Ok(());
+                return Ok(None);
             }
             let restart = r.config.router.asn != cfg.router.asn
                 || r.config.router.router_id != cfg.router.router_id;
@@ -273,7 +300,7 @@ impl Agent {
                 if let Some(r) = self.router.as_mut() {
                     r.config = cfg;
                 }
-                return res;
+                return res.map(Some);
             }
             info!("AS or router id changed: the router restarts");
             self.stop_router();
@@ -299,7 +326,7 @@ impl Agent {
             stop,
             thread,
         });
-        Ok(())
+        Ok(None)
     }
 
     fn write_config(&self, cfg: &RouterConfig) -> Result<(), String> {
@@ -314,6 +341,7 @@ impl Agent {
             let _ = r.thread.join();
         }
         self.status.running = false;
+        self.status.reload = None;
     }
 
     fn write_status(&self) {
@@ -333,8 +361,8 @@ impl Drop for Agent {
 }
 
 /// Asks the running router to re-read its configuration file, waiting for its API socket
-/// if it is still starting.
-fn reload(socket: &Path) -> Result<(), String> {
+/// if it is still starting. Returns what the router did.
+fn reload(socket: &Path) -> Result<String, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -344,10 +372,11 @@ fn reload(socket: &Path) -> Result<(), String> {
         for _ in 0..50 {
             match bgp::runtime::api::call(socket, &Request::Reload).await {
                 Ok(v) => {
-                    if let Some(e) = v.get("Error").and_then(|e| e.as_str()) {
-                        return Err(e.to_string());
-                    }
-                    return Ok(());
+                    let data = v.get("data").and_then(|d| d.as_str()).unwrap_or_default();
+                    return match v.get("kind").and_then(|k| k.as_str()) {
+                        Some("error") => Err(data.to_string()),
+                        _ => Ok(data.to_string()),
+                    };
                 }
                 Err(e) => last = e.to_string(),
             }
@@ -470,3 +499,7 @@ fn signal_flag(
         })?;
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "agent_tests.rs"]
+mod tests;

@@ -443,4 +443,32 @@ mod tests {
             assert!(kinds.iter().any(|x| x == k), "no {k} in deploy/");
         }
     }
+
+    #[test]
+    fn the_daemonset_serves_metrics_on_its_declared_port() {
+        let text = std::fs::read_to_string(repo_file("deploy/daemonset.yaml")).unwrap();
+        let ds: k8s_openapi::api::apps::v1::DaemonSet = serde_norway::from_str(&text).unwrap();
+        let pod = ds.spec.unwrap().template;
+        let c = &pod.spec.unwrap().containers[0];
+        let metrics: std::net::SocketAddr = c
+            .args
+            .iter()
+            .flatten()
+            .find_map(|a| a.strip_prefix("--metrics="))
+            .expect("the agent is given --metrics")
+            .parse()
+            .unwrap();
+        let port = c
+            .ports
+            .iter()
+            .flatten()
+            .find(|p| p.name.as_deref() == Some("metrics"))
+            .expect("a metrics containerPort");
+        assert_eq!(port.container_port, i32::from(metrics.port()));
+        let annotations = pod.metadata.unwrap().annotations.unwrap_or_default();
+        assert_eq!(
+            annotations.get("prometheus.io/port"),
+            Some(&metrics.port().to_string())
+        );
+    }
 }

@@ -210,6 +210,7 @@ fn agent_status(policy: Option<&str>, error: Option<&str>) -> k8s::agent::Status
         running: policy.is_some(),
         advertised: vec!["10.1.1.0/24".into()],
         error: error.map(str::to_string),
+        ..Default::default()
     }
 }
 

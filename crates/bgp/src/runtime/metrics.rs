@@ -1,7 +1,9 @@
 //! Prometheus metrics (names follow Cilium's BGP control plane where they overlap, under a
 //! `bgplane_` prefix) and the HTTP endpoint that serves them.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+
+use bgp_wire::Family;
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -15,6 +17,7 @@ use tracing::{info, warn};
 
 use super::api::{Request, Response};
 use super::Actor;
+use crate::config::{RemoteAsConfig, RemoteAsKind};
 use crate::fsm::State;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -36,18 +39,126 @@ struct RibLabels {
     afi: String,
 }
 
+/// Cilium's `cilium_bgp_control_plane_session_state` labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ControlPlanePeerLabels {
+    vrouter: String,
+    neighbor: String,
+    neighbor_asn: String,
+}
+
+/// Cilium's `cilium_bgp_control_plane_{advertised,received}_routes` labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ControlPlaneRouteLabels {
+    vrouter: String,
+    neighbor: String,
+    neighbor_asn: String,
+    afi: String,
+    safi: String,
+}
+
+/// One neighbor, as the metrics see it.
+#[derive(Clone, Debug)]
+struct PeerSample {
+    address: IpAddr,
+    port: u16,
+    /// Our AS towards it (Cilium's `vrouter`).
+    local_asn: u32,
+    /// Its configured AS (`internal`: ours), else the AS it announced, else 0.
+    neighbor_asn: String,
+    /// The announced AS, else the configured `remote-as` (the router's own metrics).
+    remote_as: String,
+    state: State,
+    /// Families configured, as `[ipv4, ipv6]` flags.
+    families: [bool; 2],
+    received: [u64; 2],
+    accepted: [u64; 2],
+    advertised: [u64; 2],
+    updates_received: u64,
+    updates_sent: u64,
+}
+
+/// What the metrics show of the Loc-RIB.
+#[derive(Clone, Copy, Debug, Default)]
+struct RibSample {
+    v4: usize,
+    v6: usize,
+    attr_sets: usize,
+}
+
 /// Renders the current metrics in the Prometheus text format.
 pub(super) fn render(a: &Actor) -> String {
+    let mut peers = Vec::new();
+    for v in a.speaker.neighbor_views() {
+        let Some(rt) = a.peers.get(&v.id) else {
+            continue;
+        };
+        let configured = match &rt.cfg.remote_as {
+            RemoteAsConfig::Asn(n) => Some(*n),
+            RemoteAsConfig::Kind(RemoteAsKind::Internal) => Some(v.local_asn),
+            RemoteAsConfig::Kind(RemoteAsKind::External) => None,
+        };
+        let fams = rt.cfg.families();
+        peers.push(PeerSample {
+            address: v.address,
+            port: rt.cfg.port,
+            local_asn: v.local_asn,
+            neighbor_asn: configured.or(v.peer_asn).unwrap_or(0).to_string(),
+            remote_as: v.peer_asn.map_or(v.remote_as.clone(), |x| x.to_string()),
+            state: rt.state,
+            families: [
+                fams.contains(&Family::IPV4_UNICAST),
+                fams.contains(&Family::IPV6_UNICAST),
+            ],
+            received: v.counters.received,
+            accepted: v.counters.accepted,
+            advertised: v.advertised,
+            updates_received: v.counters.updates_received,
+            updates_sent: v.counters.updates_sent,
+        });
+    }
+    let r = a.speaker.rib();
+    encode_samples(
+        &peers,
+        RibSample {
+            v4: r.v4.len(),
+            v6: r.v6.len(),
+            attr_sets: r.attrs.len(),
+        },
+    )
+}
+
+fn encode_samples(peers: &[PeerSample], rib_sample: RibSample) -> String {
     let mut reg = Registry::with_prefix("bgplane");
+    let cp_session_state = MetricFamily::<ControlPlanePeerLabels, Gauge>::default();
+    let cp_advertised = MetricFamily::<ControlPlaneRouteLabels, Gauge>::default();
+    let cp_received = MetricFamily::<ControlPlaneRouteLabels, Gauge>::default();
     let session_state = MetricFamily::<PeerLabels, Gauge>::default();
     let fsm_state = MetricFamily::<PeerLabels, Gauge>::default();
     let routes = MetricFamily::<RouteLabels, Gauge>::default();
     let updates = MetricFamily::<RouteLabels, Gauge>::default();
     let rib = MetricFamily::<RibLabels, Gauge>::default();
     let attr_sets = Gauge::<i64>::default();
+    // Cilium's BGP control plane metrics, with Cilium's names, labels and values.
+    reg.register(
+        "bgp_control_plane_session_state",
+        "Current state of the BGP session with the peer, Up = 1 or Down = 0 (cilium_bgp_control_plane_session_state)",
+        cp_session_state.clone(),
+    );
+    reg.register(
+        "bgp_control_plane_advertised_routes",
+        "Number of routes advertised to the peer (cilium_bgp_control_plane_advertised_routes)",
+        cp_advertised.clone(),
+    );
+    reg.register(
+        "bgp_control_plane_received_routes",
+        "Number of routes received from the peer (cilium_bgp_control_plane_received_routes)",
+        cp_received.clone(),
+    );
+    // The router's own.
     reg.register(
         "bgp_session_state",
-        "1 if the BGP session is Established, else 0 (cilium_bgp_control_plane_session_state)",
+        "1 if the BGP session is Established, else 0",
         session_state.clone(),
     );
     reg.register(
@@ -57,7 +168,7 @@ pub(super) fn render(a: &Actor) -> String {
     );
     reg.register(
         "bgp_routes",
-        "Prefixes per neighbor, family and direction (received, accepted, advertised), as cilium_bgp_control_plane_session_total_routes",
+        "Prefixes per neighbor, family and direction (received, accepted, advertised)",
         routes.clone(),
     );
     reg.register(
@@ -71,18 +182,38 @@ pub(super) fn render(a: &Actor) -> String {
         "Distinct interned attribute sets",
         attr_sets.clone(),
     );
-    for v in a.speaker.neighbor_views() {
-        let Some(rt) = a.peers.get(&v.id) else {
-            continue;
-        };
+    for p in peers {
+        let up = i64::from(p.state == State::Established);
+        // As Cilium: the neighbor with its port, the vrouter by its AS.
+        let neighbor = SocketAddr::new(p.address, p.port).to_string();
+        let vrouter = p.local_asn.to_string();
+        cp_session_state
+            .get_or_create(&ControlPlanePeerLabels {
+                vrouter: vrouter.clone(),
+                neighbor: neighbor.clone(),
+                neighbor_asn: p.neighbor_asn.clone(),
+            })
+            .set(up);
+        for (i, afi) in ["ipv4", "ipv6"].into_iter().enumerate() {
+            if !p.families[i] {
+                continue;
+            }
+            let l = ControlPlaneRouteLabels {
+                vrouter: vrouter.clone(),
+                neighbor: neighbor.clone(),
+                neighbor_asn: p.neighbor_asn.clone(),
+                afi: afi.into(),
+                safi: "unicast".into(),
+            };
+            cp_advertised.get_or_create(&l).set(p.advertised[i] as i64);
+            cp_received.get_or_create(&l).set(p.received[i] as i64);
+        }
         let l = PeerLabels {
-            neighbor: v.address.to_string(),
-            neighbor_asn: v.peer_asn.map_or(v.remote_as.clone(), |x| x.to_string()),
+            neighbor: p.address.to_string(),
+            neighbor_asn: p.remote_as.clone(),
         };
-        session_state
-            .get_or_create(&l)
-            .set(i64::from(rt.state == State::Established));
-        fsm_state.get_or_create(&l).set(match rt.state {
+        session_state.get_or_create(&l).set(up);
+        fsm_state.get_or_create(&l).set(match p.state {
             State::Idle => 1,
             State::Connect => 2,
             State::Active => 3,
@@ -92,12 +223,12 @@ pub(super) fn render(a: &Actor) -> String {
         });
         for (i, afi) in ["ipv4", "ipv6"].into_iter().enumerate() {
             for (dir, n) in [
-                ("received", v.counters.received[i]),
-                ("accepted", v.counters.accepted[i]),
-                ("advertised", v.advertised[i]),
+                ("received", p.received[i]),
+                ("accepted", p.accepted[i]),
+                ("advertised", p.advertised[i]),
             ] {
                 let rl = RouteLabels {
-                    neighbor: v.address.to_string(),
+                    neighbor: p.address.to_string(),
                     afi: afi.into(),
                     safi: "unicast".into(),
                     direction: dir.into(),
@@ -105,12 +236,9 @@ pub(super) fn render(a: &Actor) -> String {
                 routes.get_or_create(&rl).set(n as i64);
             }
         }
-        for (dir, n) in [
-            ("received", v.counters.updates_received),
-            ("sent", v.counters.updates_sent),
-        ] {
+        for (dir, n) in [("received", p.updates_received), ("sent", p.updates_sent)] {
             let rl = RouteLabels {
-                neighbor: v.address.to_string(),
+                neighbor: p.address.to_string(),
                 afi: "all".into(),
                 safi: "all".into(),
                 direction: dir.into(),
@@ -118,12 +246,11 @@ pub(super) fn render(a: &Actor) -> String {
             updates.get_or_create(&rl).set(n as i64);
         }
     }
-    let r = a.speaker.rib();
     rib.get_or_create(&RibLabels { afi: "ipv4".into() })
-        .set(r.v4.len() as i64);
+        .set(rib_sample.v4 as i64);
     rib.get_or_create(&RibLabels { afi: "ipv6".into() })
-        .set(r.v6.len() as i64);
-    attr_sets.set(r.attrs.len() as i64);
+        .set(rib_sample.v6 as i64);
+    attr_sets.set(rib_sample.attr_sets as i64);
     let mut out = String::new();
     if let Err(e) = encode(&mut out, &reg) {
         warn!(%e, "metrics encoding failed");
@@ -165,5 +292,109 @@ where
             );
             let _ = s.write_all(resp.as_bytes()).await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(address: &str, state: State, families: [bool; 2]) -> PeerSample {
+        PeerSample {
+            address: address.parse().unwrap(),
+            port: 179,
+            local_asn: 65005,
+            neighbor_asn: "65000".into(),
+            remote_as: "65000".into(),
+            state,
+            families,
+            received: [6, 2],
+            accepted: [5, 2],
+            advertised: [1, 3],
+            updates_received: 7,
+            updates_sent: 4,
+        }
+    }
+
+    /// The samples of one family, sorted (a family's series come out in hash order).
+    fn sample_lines(text: &str, family: &str) -> Vec<String> {
+        let mut v: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with(&format!("{family}{{")))
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn the_session_state_has_ciliums_name_labels_and_values_under_the_bgplane_prefix() {
+        let text = encode_samples(
+            &[
+                peer("10.0.5.1", State::Established, [true, true]),
+                peer("fd00:10::1", State::Active, [false, true]),
+            ],
+            RibSample::default(),
+        );
+        assert!(
+            text.contains("# TYPE bgplane_bgp_control_plane_session_state gauge"),
+            "{text}"
+        );
+        assert_eq!(
+            sample_lines(&text, "bgplane_bgp_control_plane_session_state"),
+            [
+                r#"bgplane_bgp_control_plane_session_state{vrouter="65005",neighbor="10.0.5.1:179",neighbor_asn="65000"} 1"#,
+                r#"bgplane_bgp_control_plane_session_state{vrouter="65005",neighbor="[fd00:10::1]:179",neighbor_asn="65000"} 0"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn route_counts_have_ciliums_names_and_labels_for_each_configured_family() {
+        let text = encode_samples(
+            &[
+                peer("10.0.5.1", State::Established, [true, false]),
+                peer("fd00:10::1", State::Active, [false, true]),
+            ],
+            RibSample::default(),
+        );
+        let advertised = sample_lines(&text, "bgplane_bgp_control_plane_advertised_routes");
+        assert_eq!(
+            advertised,
+            [
+                r#"bgplane_bgp_control_plane_advertised_routes{vrouter="65005",neighbor="10.0.5.1:179",neighbor_asn="65000",afi="ipv4",safi="unicast"} 1"#,
+                r#"bgplane_bgp_control_plane_advertised_routes{vrouter="65005",neighbor="[fd00:10::1]:179",neighbor_asn="65000",afi="ipv6",safi="unicast"} 3"#,
+            ]
+        );
+        let received = sample_lines(&text, "bgplane_bgp_control_plane_received_routes");
+        assert_eq!(
+            received,
+            [
+                r#"bgplane_bgp_control_plane_received_routes{vrouter="65005",neighbor="10.0.5.1:179",neighbor_asn="65000",afi="ipv4",safi="unicast"} 6"#,
+                r#"bgplane_bgp_control_plane_received_routes{vrouter="65005",neighbor="[fd00:10::1]:179",neighbor_asn="65000",afi="ipv6",safi="unicast"} 2"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn the_routers_own_metrics_stay_beside_ciliums() {
+        let text = encode_samples(
+            &[peer("10.0.5.1", State::OpenSent, [true, true])],
+            RibSample {
+                v4: 9,
+                v6: 1,
+                attr_sets: 3,
+            },
+        );
+        for line in [
+            r#"bgplane_bgp_session_state{neighbor="10.0.5.1",neighbor_asn="65000"} 0"#,
+            r#"bgplane_bgp_session_fsm_state{neighbor="10.0.5.1",neighbor_asn="65000"} 4"#,
+            r#"bgplane_bgp_routes{neighbor="10.0.5.1",afi="ipv4",safi="unicast",direction="accepted"} 5"#,
+            r#"bgplane_bgp_updates{neighbor="10.0.5.1",afi="all",safi="all",direction="sent"} 4"#,
+            r#"bgplane_bgp_rib_prefixes{afi="ipv4"} 9"#,
+            "bgplane_bgp_attribute_sets 3",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line} in\n{text}");
+        }
     }
 }

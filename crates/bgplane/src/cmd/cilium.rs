@@ -66,11 +66,16 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             routes(&a.socket, table, &afi)?
         }
     };
-    match a.output {
-        Output::Json => super::outln!("{}", serde_json::to_string_pretty(&out)?),
-        Output::Text => super::outp!("{}", render(&out)),
-    }
+    super::outp!("{}", format_output(&out, a.output)?);
     Ok(())
+}
+
+/// The command's output: Cilium's tables, or the rows as JSON (`-o json`).
+fn format_output(out: &Value, format: Output) -> anyhow::Result<String> {
+    Ok(match format {
+        Output::Json => format!("{}\n", serde_json::to_string_pretty(out)?),
+        Output::Text => render(out),
+    })
 }
 
 /// Go's duration format as Cilium prints uptimes: `11m34s`, `2h3m4s`, `5s`.
@@ -130,41 +135,21 @@ fn peers(neighbors: &Value) -> Value {
 fn routes(socket: &std::path::Path, table: Table, afi: &str) -> anyhow::Result<Value> {
     let summary = call(socket, &Request::Summary)?;
     let asn = summary.get("asn").cloned().unwrap_or(Value::Null);
+    let local = call(
+        socket,
+        &Request::Routes {
+            prefix: None,
+            longer: false,
+            family: Some(afi.into()),
+            received_from: None,
+            advertised_to: None,
+        },
+    )?;
     match table {
-        Table::Available => {
-            let r = call(
-                socket,
-                &Request::Routes {
-                    prefix: None,
-                    longer: false,
-                    family: Some(afi.into()),
-                    received_from: None,
-                    advertised_to: None,
-                },
-            )?;
-            let mut rows = Vec::new();
-            for route in r.as_array().into_iter().flatten() {
-                for (i, p) in route
-                    .get("paths")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
-                    rows.push(json!({
-                        "vrouter": asn,
-                        "prefix": if i == 0 { route.get("prefix").cloned().unwrap_or(Value::Null) } else { json!("") },
-                        "best": p.get("best"),
-                        "next_hop": p.get("next_hop"),
-                        "attrs": attrs(p),
-                    }));
-                }
-            }
-            Ok(json!({ "routes": rows }))
-        }
+        Table::Available => Ok(available(&asn, afi, &local)),
         Table::Advertised => {
             let n = call(socket, &Request::Neighbors { address: None })?;
-            let mut rows = Vec::new();
+            let mut sent = Vec::new();
             for peer in n.as_array().into_iter().flatten() {
                 let Some(addr) = peer.get("address").and_then(Value::as_str) else {
                     continue;
@@ -180,44 +165,81 @@ fn routes(socket: &std::path::Path, table: Table, afi: &str) -> anyhow::Result<V
                         advertised_to: Some(ip),
                     },
                 )?;
-                for r in adv.as_array().into_iter().flatten() {
-                    rows.push(json!({
-                        "vrouter": asn,
-                        "peer": addr,
-                        "prefix": r.get("prefix"),
-                        "next_hop": r.get("next_hop"),
-                        "attrs": r.get("as_path"),
-                    }));
-                }
+                sent.push((addr.to_string(), adv));
             }
-            Ok(json!({ "advertised": rows }))
+            Ok(advertised(&asn, afi, &sent, &local))
         }
     }
 }
 
-/// Attributes as Cilium lists them: `[{Origin: i} {AsPath: 65005} {Nexthop: …} …]`.
-fn attrs(p: &Value) -> String {
-    let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let origin = match s("origin").as_str() {
-        "igp" | "IGP" => "i".to_string(),
-        "egp" | "EGP" => "e".to_string(),
-        "incomplete" | "INCOMPLETE" => "?".to_string(),
-        o => o.to_string(),
+/// `bgp routes available`: every path of the node's table, one row each, as Cilium lists
+/// them. The router keeps no path age: `age` is null (`-` in the table).
+fn available(asn: &Value, afi: &str, routes: &Value) -> Value {
+    let mut rows = Vec::new();
+    for route in routes.as_array().into_iter().flatten() {
+        let prefix = route.get("prefix").and_then(Value::as_str).unwrap_or("");
+        for p in route
+            .get("paths")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            rows.push(json!({
+                "vrouter": asn,
+                "prefix": prefix,
+                "best": p.get("best"),
+                "next_hop": p.get("next_hop"),
+                "age": Value::Null,
+                "attrs": attrs(p, afi, prefix),
+            }));
+        }
+    }
+    json!({ "routes": rows })
+}
+
+/// `bgp routes advertised`: what each peer is sent, with the origin of the node's best
+/// path and the AS path and next hop as sent. (Attributes that an export policy adds are
+/// not in the router's view of what it sent, so they are not listed.)
+fn advertised(asn: &Value, afi: &str, sent: &[(String, Value)], local: &Value) -> Value {
+    let best_origin = |prefix: &str| -> Option<Value> {
+        local
+            .as_array()?
+            .iter()
+            .find(|r| r.get("prefix").and_then(Value::as_str) == Some(prefix))?
+            .get("paths")?
+            .as_array()?
+            .iter()
+            .find(|p| p.get("best").and_then(Value::as_bool) == Some(true))?
+            .get("origin")
+            .cloned()
     };
-    let mut parts = vec![format!("{{Origin: {origin}}}")];
-    if !s("as_path").is_empty() {
-        parts.push(format!("{{AsPath: {}}}", s("as_path")));
+    let mut rows = Vec::new();
+    for (peer, adv) in sent {
+        for r in adv.as_array().into_iter().flatten() {
+            let prefix = r.get("prefix").and_then(Value::as_str).unwrap_or("");
+            let path = json!({
+                "origin": best_origin(prefix),
+                "as_path": r.get("as_path"),
+                "next_hop": r.get("next_hop"),
+            });
+            rows.push(json!({
+                "vrouter": asn,
+                "peer": peer,
+                "prefix": prefix,
+                "next_hop": r.get("next_hop"),
+                "age": Value::Null,
+                "attrs": attrs(&path, afi, prefix),
+            }));
+        }
     }
-    parts.push(format!("{{Nexthop: {}}}", s("next_hop")));
-    if let Some(m) = p.get("med").and_then(Value::as_u64) {
-        parts.push(format!("{{Med: {m}}}"));
-    }
-    if let Some(lp) = p.get("local_pref").and_then(Value::as_u64) {
-        parts.push(format!("{{LocalPref: {lp}}}"));
-    }
-    if let Some(o) = p.get("originator_id").and_then(Value::as_str) {
-        parts.push(format!("{{Originator: {o}}}"));
-    }
+    json!({ "advertised": rows })
+}
+
+/// Attributes as Cilium lists them (GoBGP's notation, in attribute type code order):
+/// `[{Origin: i} {AsPath: 65005} {Nexthop: 10.0.0.1} …]`; an IPv6 route's next hop is in
+/// `{MpReach(ipv6-unicast): {Nexthop: …, NLRIs: [prefix]}}`.
+fn attrs(p: &Value, afi: &str, prefix: &str) -> String {
+    let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_string();
     let list = |k: &str| -> Vec<String> {
         p.get(k)
             .and_then(Value::as_array)
@@ -227,13 +249,46 @@ fn attrs(p: &Value) -> String {
             .map(str::to_string)
             .collect()
     };
-    let cl = list("cluster_list");
-    if !cl.is_empty() {
-        parts.push(format!("{{ClusterList: [{}]}}", cl.join(", ")));
+    let origin = match s("origin").as_str() {
+        "igp" | "IGP" => "i".to_string(),
+        "egp" | "EGP" => "e".to_string(),
+        "incomplete" | "INCOMPLETE" => "?".to_string(),
+        o => o.to_string(),
+    };
+    // `global(link-local)` as the router shows an IPv6 next hop; GoBGP: `global, link-local`.
+    let next_hop = s("next_hop").replace('(', ", ").replace(')', "");
+    let mp_reach = afi == "ipv6" || next_hop.contains(':');
+    let mut parts = Vec::new();
+    if !origin.is_empty() {
+        parts.push(format!("{{Origin: {origin}}}"));
+    }
+    if !s("as_path").is_empty() {
+        parts.push(format!("{{AsPath: {}}}", s("as_path")));
+    }
+    if !mp_reach {
+        parts.push(format!("{{Nexthop: {next_hop}}}"));
+    }
+    if let Some(m) = p.get("med").and_then(Value::as_u64) {
+        parts.push(format!("{{Med: {m}}}"));
+    }
+    if let Some(lp) = p.get("local_pref").and_then(Value::as_u64) {
+        parts.push(format!("{{LocalPref: {lp}}}"));
     }
     let c = list("communities");
     if !c.is_empty() {
         parts.push(format!("{{Communities: {}}}", c.join(", ")));
+    }
+    if let Some(o) = p.get("originator_id").and_then(Value::as_str) {
+        parts.push(format!("{{Originator: {o}}}"));
+    }
+    let cl = list("cluster_list");
+    if !cl.is_empty() {
+        parts.push(format!("{{ClusterList: [{}]}}", cl.join(", ")));
+    }
+    if mp_reach {
+        parts.push(format!(
+            "{{MpReach({afi}-unicast): {{Nexthop: {next_hop}, NLRIs: [{prefix}]}}}}"
+        ));
     }
     let lc = list("large_communities");
     if !lc.is_empty() {
@@ -291,38 +346,39 @@ fn render(v: &Value) -> String {
             }
         }
     }
+    let age = |r: &Value| match r.get("age").and_then(Value::as_u64) {
+        Some(secs) => uptime(secs),
+        None => "-".to_string(),
+    };
     if let Some(routes) = v.get("routes").and_then(Value::as_array) {
         out.push_str(&format!(
-            "{:<9} {:<20} {:<18} {}\n",
-            "VRouter", "Prefix", "NextHop", "Attrs"
+            "{:<9} {:<20} {:<18} {:<8} {}\n",
+            "VRouter", "Prefix", "NextHop", "Age", "Attrs"
         ));
         for r in routes {
-            let best = if r.get("best").and_then(Value::as_bool) == Some(true) {
-                "*>"
-            } else {
-                "* "
-            };
             out.push_str(&format!(
-                "{:<9} {best}{:<18} {:<18} {}\n",
+                "{:<9} {:<20} {:<18} {:<8} {}\n",
                 str_of(r.get("vrouter")),
                 str_of(r.get("prefix")),
                 str_of(r.get("next_hop")),
+                age(r),
                 str_of(r.get("attrs")),
             ));
         }
     }
     if let Some(adv) = v.get("advertised").and_then(Value::as_array) {
         out.push_str(&format!(
-            "{:<9} {:<16} {:<20} {:<18} {}\n",
-            "VRouter", "Peer", "Prefix", "NextHop", "Attrs"
+            "{:<9} {:<16} {:<20} {:<18} {:<8} {}\n",
+            "VRouter", "Peer", "Prefix", "NextHop", "Age", "Attrs"
         ));
         for r in adv {
             out.push_str(&format!(
-                "{:<9} {:<16} {:<20} {:<18} {}\n",
+                "{:<9} {:<16} {:<20} {:<18} {:<8} {}\n",
                 str_of(r.get("vrouter")),
                 str_of(r.get("peer")),
                 str_of(r.get("prefix")),
                 str_of(r.get("next_hop")),
+                age(r),
                 str_of(r.get("attrs")),
             ));
         }
@@ -368,5 +424,162 @@ mod tests {
         );
         let cols: Vec<&str> = lines[2].split_whitespace().collect();
         assert_eq!(cols, ["ipv6/unicast", "0", "0"]);
+    }
+
+    /// The router's answer to `routes --family ipv4`: the node's pod CIDR, and a route
+    /// learned from the leaf over two paths.
+    fn local_v4() -> Value {
+        json!([
+            { "prefix": "10.1.1.0/24", "paths": [
+                { "from": "local", "next_hop": "0.0.0.0", "as_path": "", "origin": "igp",
+                  "communities": [], "large_communities": [], "cluster_list": [], "best": true }
+            ]},
+            { "prefix": "10.1.2.0/24", "paths": [
+                { "from": "10.0.5.1", "next_hop": "10.0.5.1", "as_path": "65010", "origin": "igp",
+                  "local_pref": 100, "communities": ["65010:7"], "large_communities": [],
+                  "originator_id": "10.0.6.12", "cluster_list": ["10.0.5.1"], "best": true },
+                { "from": "10.0.5.2", "next_hop": "10.0.5.2", "as_path": "500 65010",
+                  "origin": "incomplete", "med": 20, "communities": [], "large_communities": [],
+                  "cluster_list": [], "best": false }
+            ]}
+        ])
+    }
+
+    /// A table row's first `n` columns, and the rest of the line (the attributes).
+    fn columns(line: &str, n: usize) -> (Vec<&str>, &str) {
+        let mut cols = Vec::new();
+        let mut rest = line;
+        for _ in 0..n {
+            rest = rest.trim_start();
+            let end = rest.find(' ').unwrap_or(rest.len());
+            cols.push(&rest[..end]);
+            rest = &rest[end..];
+        }
+        (cols, rest.trim())
+    }
+
+    #[test]
+    fn available_routes_print_ciliums_columns_and_one_row_per_path() {
+        let text = render(&available(&json!(65005), "ipv4", &local_v4()));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>(),
+            ["VRouter", "Prefix", "NextHop", "Age", "Attrs"]
+        );
+        assert_eq!(lines.len(), 4, "{text}");
+        assert_eq!(
+            columns(lines[1], 4),
+            (
+                vec!["65005", "10.1.1.0/24", "0.0.0.0", "-"],
+                "[{Origin: i} {Nexthop: 0.0.0.0}]"
+            )
+        );
+        assert_eq!(
+            columns(lines[2], 4),
+            (
+                vec!["65005", "10.1.2.0/24", "10.0.5.1", "-"],
+                "[{Origin: i} {AsPath: 65010} {Nexthop: 10.0.5.1} {LocalPref: 100} {Communities: 65010:7} {Originator: 10.0.6.12} {ClusterList: [10.0.5.1]}]"
+            )
+        );
+        assert_eq!(
+            columns(lines[3], 4),
+            (
+                vec!["65005", "10.1.2.0/24", "10.0.5.2", "-"],
+                "[{Origin: ?} {AsPath: 500 65010} {Nexthop: 10.0.5.2} {Med: 20}]"
+            ),
+            "every path is listed, with its prefix"
+        );
+    }
+
+    #[test]
+    fn ipv6_routes_carry_their_next_hop_in_mp_reach_as_cilium_prints_it() {
+        let routes = json!([{ "prefix": "fd00:10:1::/64", "paths": [
+            { "next_hop": "fd00:10::1(fe80::1)", "as_path": "65000", "origin": "igp", "best": true }
+        ]}]);
+        let text = render(&available(&json!(65001), "ipv6", &routes));
+        let (cols, attrs) = columns(text.lines().nth(1).unwrap(), 4);
+        assert_eq!(cols[1], "fd00:10:1::/64");
+        assert_eq!(
+            attrs,
+            "[{Origin: i} {AsPath: 65000} {MpReach(ipv6-unicast): {Nexthop: fd00:10::1, fe80::1, NLRIs: [fd00:10:1::/64]}}]"
+        );
+    }
+
+    #[test]
+    fn advertised_routes_print_the_peer_and_the_attributes_as_sent() {
+        let sent = vec![(
+            "10.0.5.1".to_string(),
+            json!([{ "prefix": "10.1.1.0/24", "next_hop": "10.0.5.12", "as_path": "65005" }]),
+        )];
+        let text = render(&advertised(&json!(65005), "ipv4", &sent, &local_v4()));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>(),
+            ["VRouter", "Peer", "Prefix", "NextHop", "Age", "Attrs"]
+        );
+        assert_eq!(
+            columns(lines[1], 5),
+            (
+                vec!["65005", "10.0.5.1", "10.1.1.0/24", "10.0.5.12", "-"],
+                "[{Origin: i} {AsPath: 65005} {Nexthop: 10.0.5.12}]"
+            )
+        );
+        assert_eq!(lines.len(), 2);
+    }
+
+    #[test]
+    fn peers_as_json_are_the_rows_of_the_table() {
+        let n = json!([{
+            "address": "10.0.5.1", "local_asn": 65005, "peer_asn": null, "remote_as": "65005",
+            "state": "Active", "state_secs": 12,
+            "session": null, "counters": { "received": [0, 0] }, "advertised": [0, 0]
+        }]);
+        let out = format_output(&peers(&n), Output::Json).unwrap();
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            v,
+            json!({ "peers": [{
+                "local_as": 65005, "peer_as": "65005", "peer_address": "10.0.5.1:179",
+                "session": "active", "uptime": "0s",
+                "families": [
+                    { "family": "ipv4/unicast", "received": 0, "advertised": 0 },
+                    { "family": "ipv6/unicast", "received": 0, "advertised": 0 }
+                ]
+            }]})
+        );
+        assert!(out.ends_with("}\n"), "one JSON document and a newline");
+    }
+
+    #[test]
+    fn routes_as_json_keep_every_column_of_the_tables() {
+        let out =
+            format_output(&available(&json!(65005), "ipv4", &local_v4()), Output::Json).unwrap();
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            v["routes"][0],
+            json!({
+                "vrouter": 65005, "prefix": "10.1.1.0/24", "best": true, "next_hop": "0.0.0.0",
+                "age": null, "attrs": "[{Origin: i} {Nexthop: 0.0.0.0}]"
+            })
+        );
+        assert_eq!(v["routes"][2]["best"], false);
+        let sent = vec![(
+            "10.0.5.1".to_string(),
+            json!([{ "prefix": "10.1.1.0/24", "next_hop": "10.0.5.12", "as_path": "65005" }]),
+        )];
+        let out = format_output(
+            &advertised(&json!(65005), "ipv4", &sent, &local_v4()),
+            Output::Json,
+        )
+        .unwrap();
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            v["advertised"][0],
+            json!({
+                "vrouter": 65005, "peer": "10.0.5.1", "prefix": "10.1.1.0/24",
+                "next_hop": "10.0.5.12", "age": null,
+                "attrs": "[{Origin: i} {AsPath: 65005} {Nexthop: 10.0.5.12}]"
+            })
+        );
     }
 }

@@ -59,8 +59,13 @@ pub struct CiliumBGPVirtualRouter {
     )]
     #[schemars(extend("default" = false))]
     pub export_pod_cidr: Option<bool>,
-    /// Multi-pool IPAM pools whose CIDRs to advertise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Multi-pool IPAM pools whose CIDRs to advertise (bgplane has no multi-pool IPAM: the
+    /// agent reports the field as unsupported and ignores it).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "podIPPoolSelector"
+    )]
     pub pod_ip_pool_selector: Option<LabelSelector>,
     /// Services whose addresses to advertise; none when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]

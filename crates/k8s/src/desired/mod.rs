@@ -108,6 +108,9 @@ pub enum Desired {
         config: Box<RouterConfig>,
         /// The prefixes the node advertises.
         advertised: Vec<Prefix>,
+        /// Fields of the objects in force that are accepted (Cilium's API has them) but
+        /// have no effect, each a sentence naming the object and field.
+        unsupported: Vec<String>,
     },
 }
 
@@ -158,6 +161,8 @@ struct Plan {
     router_asn: u32,
     router_id: Ipv4Addr,
     peers: Vec<Peer>,
+    /// Fields accepted but not acted on (see [`Desired::On`]).
+    unsupported: BTreeSet<String>,
 }
 
 /// One neighbor of the plan.
@@ -351,6 +356,7 @@ fn emit(inp: &Inputs<'_>, plan: Plan) -> Result<Desired, DesiredError> {
         policy: plan.name,
         config: Box::new(config),
         advertised: networks.into_iter().collect(),
+        unsupported: plan.unsupported.into_iter().collect(),
     })
 }
 
@@ -461,6 +467,10 @@ fn asn(v: i64) -> Option<u32> {
 fn range_msg() -> String {
     "must be between 1 and 4294967295".into()
 }
+
+/// Why multi-pool IPAM fields are accepted and ignored.
+const NO_MULTI_POOL: &str =
+    "is not supported: bgplane has no multi-pool IPAM (CiliumPodIPPool), the field is ignored";
 
 #[cfg(test)]
 mod tests;

@@ -56,10 +56,12 @@ fn a_rack0_node_of_seed_000_peers_with_its_leaf_and_advertises_its_pod_cidr() {
         policy,
         config,
         advertised,
+        unsupported,
     } = run(&n, &policies(SEED), &[]).unwrap()
     else {
         panic!("the node is selected")
     };
+    assert!(unsupported.is_empty(), "{unsupported:?}");
     assert_eq!(policy, "rack0-65005");
     assert_eq!(config.router.asn, 65005);
     assert_eq!(config.router.router_id.to_string(), "10.0.5.12");
@@ -212,4 +214,156 @@ spec:
             local_asn: 65002,
         });
     assert!(!o2.accept);
+}
+
+/// The node with a policy, Services and Secrets all from one manifest, as the agent reads
+/// them (Secrets of `kube-system`).
+fn run_manifest(n: &NodeInfo, text: &str) -> Result<Desired, DesiredError> {
+    let mut snap = crate::manifests::Snapshot::default();
+    for o in parse("m.yaml", text).unwrap() {
+        snap.insert(o);
+    }
+    let p: Vec<_> = snap.policies.values().cloned().collect();
+    let svcs: Vec<_> = snap.services.values().cloned().collect();
+    let s = settings();
+    let secret = |name: &str| snap.secret_password("kube-system", name);
+    desired(&Inputs {
+        node: n,
+        policies: &p,
+        services: &svcs,
+        secret: &secret,
+        settings: &s,
+        v2: Default::default(),
+    })
+}
+
+#[test]
+fn external_ips_of_the_selected_services_are_advertised_as_host_routes() {
+    let text = r#"
+apiVersion: cilium.io/v2alpha1
+kind: CiliumBGPPeeringPolicy
+metadata: { name: p }
+spec:
+  virtualRouters:
+    - localASN: 65001
+      serviceSelector: { matchLabels: { bgp: "yes" } }
+      serviceAdvertisements: [ExternalIP]
+      neighbors: [{ peerAddress: 10.0.0.1/32, peerASN: 65000 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: default, labels: { bgp: "yes" } }
+spec:
+  type: LoadBalancer
+  clusterIP: 10.96.0.10
+  externalIPs: [203.0.113.7, "2001:db8::7"]
+status: { loadBalancer: { ingress: [{ ip: 172.16.0.5 }] } }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: other, namespace: default }
+spec: { type: ClusterIP, clusterIP: 10.96.0.11, externalIPs: [203.0.113.8] }
+"#;
+    let n = node("w", "any", "10.0.5.12", "10.1.1.0/24");
+    let Desired::On { advertised, .. } = run_manifest(&n, text).unwrap() else {
+        panic!("selected")
+    };
+    let adv: Vec<String> = advertised.iter().map(|p| p.to_string()).collect();
+    // Not the cluster IP nor the load-balancer address (not asked for), nor the external IP
+    // of a Service the selector does not select; no pod CIDR (exportPodCIDR is false).
+    assert_eq!(adv, ["203.0.113.7/32", "2001:db8::7/128"]);
+}
+
+#[test]
+fn an_auth_secret_ref_becomes_the_neighbors_md5_password() {
+    let text = r#"
+apiVersion: cilium.io/v2alpha1
+kind: CiliumBGPPeeringPolicy
+metadata: { name: p }
+spec:
+  virtualRouters:
+    - localASN: 65001
+      exportPodCIDR: true
+      neighbors:
+        - { peerAddress: 10.0.0.1/32, peerASN: 65000, authSecretRef: leaf-md5 }
+        - { peerAddress: 10.0.0.2/32, peerASN: 65000 }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: leaf-md5, namespace: kube-system }
+data: { password: czNjcmV0 }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: leaf-md5, namespace: default }
+stringData: { password: wrong-namespace }
+"#;
+    let n = node("w", "any", "10.0.5.12", "10.1.1.0/24");
+    let Desired::On { config, .. } = run_manifest(&n, text).unwrap() else {
+        panic!("selected")
+    };
+    let nb = config.neighbors();
+    assert_eq!(nb[0].password.as_deref(), Some("s3cret"), "base64 `data`");
+    assert_eq!(nb[1].password, None);
+    let missing = text.replace("authSecretRef: leaf-md5", "authSecretRef: nope");
+    let e = run_manifest(&n, &missing).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "CiliumBGPPeeringPolicy p: spec.virtualRouters[0].neighbors[0].authSecretRef: Secret \"nope\" not found or without a `password` key"
+    );
+}
+
+#[test]
+fn pod_ip_pool_selectors_are_reported_unsupported_and_change_nothing() {
+    let plain = r#"
+apiVersion: cilium.io/v2alpha1
+kind: CiliumBGPPeeringPolicy
+metadata: { name: p }
+spec:
+  virtualRouters:
+    - localASN: 65001
+      exportPodCIDR: true
+      neighbors:
+        - peerAddress: 10.0.0.1/32
+          peerASN: 65000
+          advertisedPathAttributes:
+            - { selectorType: PodCIDR, communities: { standard: ["65001:7"] } }
+"#;
+    let pools = plain
+        .replace(
+            "exportPodCIDR: true",
+            "exportPodCIDR: true\n      podIPPoolSelector: { matchLabels: { pool: blue } }",
+        )
+        .replace(
+            "            - { selectorType: PodCIDR",
+            "            - { selectorType: CiliumPodIPPool, communities: { standard: [\"65001:9\"] } }\n            - { selectorType: PodCIDR",
+        );
+    let n = node("w", "any", "10.0.5.12", "10.1.1.0/24");
+    let (
+        Desired::On {
+            config: want,
+            unsupported: none,
+            ..
+        },
+        Desired::On {
+            config: got,
+            unsupported,
+            ..
+        },
+    ) = (
+        run(&n, &policies(plain), &[]).unwrap(),
+        run(&n, &policies(&pools), &[]).unwrap(),
+    )
+    else {
+        panic!("selected")
+    };
+    assert!(none.is_empty(), "{none:?}");
+    assert_eq!(got, want, "the router configuration is the same");
+    assert_eq!(
+        unsupported,
+        [
+            "CiliumBGPPeeringPolicy p: spec.virtualRouters[0].neighbors[0].advertisedPathAttributes[0].selectorType CiliumPodIPPool is not supported: bgplane has no multi-pool IPAM (CiliumPodIPPool), the field is ignored",
+            "CiliumBGPPeeringPolicy p: spec.virtualRouters[0].podIPPoolSelector is not supported: bgplane has no multi-pool IPAM (CiliumPodIPPool), the field is ignored",
+        ]
+    );
 }

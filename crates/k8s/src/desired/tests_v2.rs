@@ -23,6 +23,7 @@ fn node() -> NodeInfo {
 }
 
 fn run(s: &Snapshot, n: &NodeInfo) -> Result<Desired, DesiredError> {
+    let services: Vec<_> = s.services.values().cloned().collect();
     let settings = SpeakerSettings {
         socket: "/run/bgplane/agent.sock".into(),
         metrics: None,
@@ -34,7 +35,7 @@ fn run(s: &Snapshot, n: &NodeInfo) -> Result<Desired, DesiredError> {
     desired(&Inputs {
         node: n,
         policies: &policies,
-        services: &[],
+        services: &services,
         secret: &secret,
         settings: &settings,
         v2: V2Inputs {
@@ -104,10 +105,12 @@ fn a_cluster_config_gives_the_node_its_instances_peers_and_advertisements() {
         policy,
         config,
         advertised,
+        unsupported,
     } = run(&s, &node()).unwrap()
     else {
         panic!("selected")
     };
+    assert!(unsupported.is_empty(), "{unsupported:?}");
     assert_eq!(policy, "rack0");
     assert_eq!(config.router.asn, 65005);
     assert_eq!(
@@ -194,4 +197,103 @@ fn an_unnumbered_peer_becomes_an_interface_neighbor() {
         panic!()
     };
     assert_eq!(config.neighbors()[1].key(), "eth1");
+}
+
+const SERVICES: &str = r#"
+apiVersion: cilium.io/v2
+kind: CiliumBGPClusterConfig
+metadata: { name: lb }
+spec:
+  bgpInstances:
+    - name: main
+      localASN: 65001
+      peers: [{ name: gw, peerAddress: 10.0.0.1, peerASN: 65000, peerConfigRef: { name: gw } }]
+---
+apiVersion: cilium.io/v2
+kind: CiliumBGPPeerConfig
+metadata: { name: gw }
+spec:
+  families:
+    - { afi: ipv4, safi: unicast, advertisements: { matchLabels: { advertise: bgp } } }
+---
+apiVersion: cilium.io/v2
+kind: CiliumBGPAdvertisement
+metadata: { name: services, labels: { advertise: bgp } }
+spec:
+  advertisements:
+    - advertisementType: Service
+      service: { addresses: [LoadBalancerIP, ExternalIP] }
+      selector: { matchLabels: { bgp: "yes" } }
+      attributes: { communities: { standard: ["65001:80"] } }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: default, labels: { bgp: "yes" } }
+spec: { type: LoadBalancer, clusterIP: 10.96.0.10, externalIPs: [203.0.113.9] }
+status: { loadBalancer: { ingress: [{ ip: 172.16.0.5 }] } }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: db, namespace: default }
+spec: { type: LoadBalancer, clusterIP: 10.96.0.11 }
+status: { loadBalancer: { ingress: [{ ip: 172.16.0.6 }] } }
+"#;
+
+#[test]
+fn a_service_advertisement_sends_the_chosen_addresses_of_the_selected_services() {
+    let Desired::On {
+        config, advertised, ..
+    } = run(&snapshot(SERVICES), &node()).unwrap()
+    else {
+        panic!("selected")
+    };
+    let adv: Vec<String> = advertised.iter().map(|p| p.to_string()).collect();
+    // No cluster IP (not asked for), nothing of the unselected Service, no pod CIDR (no
+    // PodCIDR advertisement).
+    assert_eq!(adv, ["172.16.0.5/32", "203.0.113.9/32"]);
+    let compiled = bgp::policy::Policies::compile(&config.policy_config()).unwrap();
+    let a = bgp::rib::attrs::Attrs::local(bgp_wire::Origin::Igp);
+    let out = |prefix: &str| {
+        compiled
+            .get("neighbor0-out")
+            .unwrap()
+            .evaluate(&bgp::policy::RouteInfo {
+                prefix: prefix.parse().unwrap(),
+                attrs: &a,
+                local_asn: 65001,
+            })
+    };
+    let o = out("172.16.0.5/32");
+    assert!(o.accept);
+    let comms: Vec<String> = o
+        .attrs
+        .expect("the advertisement's attributes")
+        .communities
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(comms, ["65001:80"]);
+    assert!(!out("172.16.0.6/32").accept, "the unselected Service's");
+    assert!(!out("10.1.1.0/24").accept, "the pod CIDR is not advertised");
+}
+
+#[test]
+fn a_pod_ip_pool_advertisement_is_reported_unsupported() {
+    let text = SERVICES.replace(
+        "    - advertisementType: Service\n",
+        "    - advertisementType: CiliumPodIPPool\n      selector: { matchLabels: { pool: blue } }\n    - advertisementType: Service\n",
+    );
+    let Desired::On {
+        advertised,
+        unsupported,
+        ..
+    } = run(&snapshot(&text), &node()).unwrap()
+    else {
+        panic!("selected")
+    };
+    assert_eq!(advertised.len(), 2, "the Service addresses only");
+    assert_eq!(
+        unsupported,
+        ["CiliumBGPAdvertisement services: spec.advertisements[0].advertisementType CiliumPodIPPool is not supported: bgplane has no multi-pool IPAM (CiliumPodIPPool), the field is ignored"]
+    );
 }

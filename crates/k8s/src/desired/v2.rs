@@ -9,7 +9,7 @@ use bgp_wire::Prefix;
 
 use super::{
     asn, family_names, peer_address, range_msg, service_prefixes, Attributes, DesiredError, Inputs,
-    Peer, Plan, Target,
+    Peer, Plan, Target, NO_MULTI_POOL,
 };
 use crate::crd::selects;
 use crate::crd::v2::{
@@ -70,6 +70,7 @@ pub(super) fn plan(inp: &Inputs<'_>, cc: &CiliumBGPClusterConfig) -> Result<Plan
     let mut router_asn = None;
     let mut router_id = None;
     let mut peers = Vec::new();
+    let mut unsupported = std::collections::BTreeSet::new();
     for (i, inst) in cc.spec.bgp_instances.iter().enumerate() {
         let f = |rest: &str| format!("spec.bgpInstances[{i}].{rest}");
         let o = over_of(&inst.name);
@@ -176,7 +177,7 @@ pub(super) fn plan(inp: &Inputs<'_>, cc: &CiliumBGPClusterConfig) -> Result<Plan
                         selects(Some(sel), &a.metadata.labels.clone().unwrap_or_default())
                     })
                 {
-                    for a in &adv.spec.advertisements {
+                    for (k, a) in adv.spec.advertisements.iter().enumerate() {
                         let prefixes: Vec<Prefix> = match a.advertisement_type {
                             BGPAdvertisementType::PodCIDR => node.pod_cidrs.clone(),
                             BGPAdvertisementType::Service => service_prefixes(
@@ -188,7 +189,13 @@ pub(super) fn plan(inp: &Inputs<'_>, cc: &CiliumBGPClusterConfig) -> Result<Plan
                                 inp.services,
                             ),
                             // Multi-pool IPAM is not part of bgplane's CNI.
-                            BGPAdvertisementType::CiliumPodIPPool => Vec::new(),
+                            BGPAdvertisementType::CiliumPodIPPool => {
+                                unsupported.insert(format!(
+                                    "CiliumBGPAdvertisement {}: spec.advertisements[{k}].advertisementType CiliumPodIPPool {NO_MULTI_POOL}",
+                                    adv.metadata.name.as_deref().unwrap_or_default()
+                                ));
+                                Vec::new()
+                            }
                         }
                         .into_iter()
                         .filter(|x| family_of(x) == fam.afi)
@@ -278,5 +285,6 @@ pub(super) fn plan(inp: &Inputs<'_>, cc: &CiliumBGPClusterConfig) -> Result<Plan
         router_asn,
         router_id,
         peers,
+        unsupported,
     })
 }

@@ -6,7 +6,7 @@ use bgp_wire::Prefix;
 
 use super::{
     asn, family_names, peer_address, range_msg, service_prefixes, Attributes, DesiredError, Inputs,
-    Peer, Plan, Target,
+    Peer, Plan, Target, NO_MULTI_POOL,
 };
 use crate::crd::selects;
 use crate::crd::v2alpha1::{CiliumBGPPeeringPolicy, PathAttributesSelectorType};
@@ -63,9 +63,16 @@ pub(super) fn plan(
     let router_asn = asn(first.local_asn)
         .ok_or_else(|| invalid("spec.virtualRouters[0].localASN".into(), range_msg()))?;
     let mut peers = Vec::new();
+    let mut unsupported = std::collections::BTreeSet::new();
     for (i, vr) in vrs.iter().enumerate() {
         let f = |rest: &str| format!("spec.virtualRouters[{i}].{rest}");
         let local_asn = asn(vr.local_asn).ok_or_else(|| invalid(f("localASN"), range_msg()))?;
+        if vr.pod_ip_pool_selector.is_some() {
+            unsupported.insert(format!(
+                "{object}: {} {NO_MULTI_POOL}",
+                f("podIPPoolSelector")
+            ));
+        }
         let pods: Vec<Prefix> = if vr.exports_pod_cidr() {
             node.pod_cidrs.clone()
         } else {
@@ -118,7 +125,8 @@ pub(super) fn plan(
                 .advertised_path_attributes
                 .iter()
                 .flatten()
-                .filter_map(|pa| {
+                .enumerate()
+                .filter_map(|(k, pa)| {
                     let prefixes = match pa.selector_type {
                         // The selector matches the node (CiliumNode labels are the Node's).
                         PathAttributesSelectorType::PodCIDR
@@ -128,7 +136,14 @@ pub(super) fn plan(
                         }
                         // Services' load-balancer addresses stand for their pools.
                         PathAttributesSelectorType::CiliumLoadBalancerIPPool => services.clone(),
-                        _ => return None,
+                        PathAttributesSelectorType::CiliumPodIPPool => {
+                            unsupported.insert(format!(
+                                "{object}: {}.selectorType CiliumPodIPPool {NO_MULTI_POOL}",
+                                nf(&format!("advertisedPathAttributes[{k}]"))
+                            ));
+                            return None;
+                        }
+                        PathAttributesSelectorType::PodCIDR => return None,
                     };
                     let c = pa.communities.clone().unwrap_or_default();
                     Some(Attributes {
@@ -169,5 +184,6 @@ pub(super) fn plan(
         router_asn,
         router_id,
         peers,
+        unsupported,
     })
 }
