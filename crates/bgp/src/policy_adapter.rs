@@ -42,6 +42,10 @@ impl RoutePolicy for NamedPolicy {
             },
         }
     }
+
+    fn reads_prefix(&self) -> bool {
+        self.policy.reads_prefix()
+    }
 }
 
 /// Every policy of a compiled set, by name, for [`crate::speaker::Speaker::set_policies`].

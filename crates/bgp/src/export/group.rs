@@ -46,9 +46,24 @@ impl Change {
     }
 }
 
-/// Cache key of an export result: attribute set, source class, originator, and whether
-/// the route is IPv6 (the same attributes make different UPDATEs for the two families).
-pub type CacheKey = (AttrId, Source, u32, bool);
+/// Cache key of an export result: attribute set, source class, originator, whether the
+/// route is IPv6 (the same attributes make different UPDATEs for the two families), and
+/// the prefix when the group's export policy looks at prefixes (else `None`: one result
+/// serves every prefix with these attributes).
+///
+/// What the key leaves out is shared by every member of the group: the settings of the
+/// [`GroupKey`], and the export policy, which sees only the route (prefix and attributes),
+/// never the peer it is evaluated for.
+pub type CacheKey = (AttrId, Source, u32, bool, Option<Prefix>);
+
+/// How the export cache of a group was used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Export results computed, and encoded when the route is sent (cache misses).
+    pub encodings: u64,
+    /// Export results taken from the cache.
+    pub hits: u64,
+}
 
 /// An update group.
 #[derive(Debug)]
@@ -61,6 +76,7 @@ pub struct Group {
     base: u64,
     cache: HashMap<CacheKey, Option<Exported>>,
     cache_epoch: u64,
+    stats: CacheStats,
 }
 
 impl Group {
@@ -73,6 +89,7 @@ impl Group {
             base: 0,
             cache: HashMap::new(),
             cache_epoch: 0,
+            stats: CacheStats::default(),
         }
     }
 
@@ -116,7 +133,11 @@ impl Group {
             self.cache.clear();
             self.cache_epoch = epoch;
         }
-        self.cache.get(key)
+        let hit = self.cache.get(key);
+        if hit.is_some() {
+            self.stats.hits += 1;
+        }
+        hit
     }
 
     /// Stores an export result.
@@ -124,7 +145,13 @@ impl Group {
         if self.cache.len() > 200_000 {
             self.cache.clear();
         }
+        self.stats.encodings += 1;
         self.cache.insert(key, value);
+    }
+
+    /// How the export cache was used since the group was formed.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.stats
     }
 }
 
@@ -240,6 +267,10 @@ pub struct PeerOut {
     /// Whether an originated default route (`default-originate`) was sent, IPv4 and
     /// IPv6: it is not in the RIB, so not in the bitmaps.
     pub default_sent: [bool; 2],
+    /// With an MRAI (RFC 4271 §9.2.1.1): the log index up to which changes may be sent
+    /// now; those logged later wait for the next interval. `None`: no MRAI, changes go
+    /// at once. Table walks (session start, route refresh) are never held.
+    pub release: Option<u64>,
 }
 
 impl PeerOut {

@@ -43,6 +43,13 @@ pub enum NextHopAction {
 pub trait RoutePolicy {
     /// Evaluates the policy for one route.
     fn evaluate(&self, prefix: Prefix, attrs: &Attrs) -> PolicyResult;
+
+    /// Whether the result may depend on the prefix beyond its family (a prefix-list
+    /// match): if not, the result for one attribute set serves every prefix that has it.
+    /// The default is the safe answer.
+    fn reads_prefix(&self) -> bool {
+        true
+    }
 }
 
 /// Where a route came from, as the advertisement rules see it.
@@ -102,9 +109,10 @@ pub struct Exported {
     pub in_nlri_field: bool,
 }
 
-/// Applies the advertisement rules and the export policy. Returns `None` if the route is
-/// not sent to peers of this group. `originator` is the router id of the peer the route
-/// came from: the ORIGINATOR_ID of a reflected route that has none yet (RFC 4456 §8).
+/// Applies the advertisement rules and the export policy, and encodes the result. Returns
+/// `None` if the route is not sent to peers of this group. `originator` is the router id
+/// of the peer the route came from: the ORIGINATOR_ID of a reflected route that has none
+/// yet (RFC 4456 §8).
 pub fn export(
     prefix: Prefix,
     attrs: &Attrs,
@@ -113,6 +121,37 @@ pub fn export(
     key: &GroupKey,
     policy: Option<&dyn RoutePolicy>,
 ) -> Option<Exported> {
+    let o = outbound(prefix, attrs, source, originator, key, policy)?;
+    let mut bytes = Vec::with_capacity(64);
+    o.attrs.encode(&key.tx, o.in_nlri_field, &mut bytes);
+    Some(Exported {
+        attrs: bytes.into(),
+        next_hop: o.next_hop,
+        in_nlri_field: o.in_nlri_field,
+    })
+}
+
+/// A route as a peer will receive it, before encoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outbound<'a> {
+    /// The attributes sent (NEXT_HOP set to `next_hop`).
+    pub attrs: Cow<'a, Attrs>,
+    /// The next hop.
+    pub next_hop: NextHop,
+    /// IPv4 prefix carried in the NLRI field (else in MP_REACH_NLRI).
+    pub in_nlri_field: bool,
+}
+
+/// [`export`] without the encoding: the attributes a peer of the group is sent for the
+/// route (what `show bgp routes --advertised-to` shows).
+pub fn outbound<'a>(
+    prefix: Prefix,
+    attrs: &'a Attrs,
+    source: Source,
+    originator: Ipv4Addr,
+    key: &GroupKey,
+    policy: Option<&dyn RoutePolicy>,
+) -> Option<Outbound<'a>> {
     let family = match prefix {
         Prefix::V4(_) => Family::IPV4_UNICAST,
         Prefix::V6(_) => Family::IPV6_UNICAST,
@@ -217,10 +256,8 @@ pub fn export(
     if a.next_hop != next_hop {
         a.to_mut().next_hop = next_hop;
     }
-    let mut bytes = Vec::with_capacity(64);
-    a.encode(&key.tx, in_nlri_field, &mut bytes);
-    Some(Exported {
-        attrs: bytes.into(),
+    Some(Outbound {
+        attrs: a,
         next_hop,
         in_nlri_field,
     })

@@ -163,6 +163,14 @@ impl Policy {
         &self.name
     }
 
+    /// Whether a term looks at the prefix beyond its family (a `prefix-list` match): if
+    /// not, routes with the same attributes of one family get the same result.
+    pub fn reads_prefix(&self) -> bool {
+        self.terms
+            .iter()
+            .any(|t| t.conditions.prefix_list.is_some())
+    }
+
     /// Runs the policy on a route: the first term whose conditions hold applies its
     /// modifications and its action (`next` goes on with the following terms); a route no
     /// term accepts or rejects is rejected.

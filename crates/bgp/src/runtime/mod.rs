@@ -7,6 +7,7 @@ pub mod api;
 mod kernel;
 mod metrics;
 mod origin;
+mod output;
 mod reload;
 mod restart;
 pub mod session;
@@ -30,7 +31,7 @@ use crate::negotiate::{RemoteAs, SessionParams};
 use crate::policy::Policies;
 use crate::rib::attrs::Attrs;
 use crate::rib::table::PeerId;
-use crate::speaker::{Fill, PeerSpec, PrefixLimit, Speaker, SpeakerConfig};
+use crate::speaker::{PeerSpec, PrefixLimit, Speaker, SpeakerConfig};
 use api::{ApiCall, Request, Response};
 use session::{FromSession, SessionSpec, ToSession};
 
@@ -85,9 +86,6 @@ enum Control {
     /// A router advertisement heard on the link of an unnumbered neighbor.
     LinkPeer(String, std::net::Ipv6Addr),
 }
-
-/// Bytes handed to a session per round; the next round starts when they are written.
-const FILL_BUDGET: usize = 256 * 1024;
 
 struct PeerRt {
     cfg: Neighbor,
@@ -391,6 +389,7 @@ impl Actor {
                     self.on_control(c);
                 }
                 _ = tick.tick() => self.fib_tick(),
+                () = sleep_until_some(self.next_release()) => {}
             }
             self.pump();
             self.fib_pump();
@@ -399,43 +398,6 @@ impl Actor {
 
     fn mrai(&self) -> Duration {
         Duration::from_millis(self.cfg.router.mrai_ms)
-    }
-
-    /// Hands every session with credit its next batch of UPDATEs.
-    fn pump(&mut self) {
-        if self.deferring() {
-            return;
-        }
-        let now = Instant::now();
-        let mrai = self.mrai();
-        let ids: Vec<PeerId> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| p.credit && p.next_send.is_none_or(|t| t <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            if !self.speaker.has_pending(id) {
-                continue;
-            }
-            let mut buf = Vec::with_capacity(FILL_BUDGET + 4096);
-            let _more: Fill = self.speaker.fill(id, FILL_BUDGET, &mut buf);
-            if buf.is_empty() {
-                continue;
-            }
-            if let Some(p) = self.peers.get_mut(&id) {
-                if !mrai.is_zero() {
-                    // RFC 4271 §10: jitter the interval by a factor between 0.75 and 1.
-                    p.next_send = Some(now + mrai.mul_f64(0.75 + fastrand::f64() * 0.25));
-                }
-                match p.tx.try_send(ToSession::Send(buf)) {
-                    Ok(()) => p.credit = false,
-                    Err(e) => {
-                        warn!(peer = %p.cfg.address, %e, "session queue full, output dropped")
-                    }
-                }
-            }
-        }
     }
 
     fn on_session(&mut self, m: FromSession) {
@@ -471,6 +433,7 @@ impl Actor {
             } => {
                 let addrs = addrs::of_interface(local.ip());
                 self.speaker.peer_up(id, *negotiated, local, remote, addrs);
+                self.pace_new_session(id);
                 self.session_up(id);
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.state = State::Established;
@@ -705,6 +668,14 @@ impl Actor {
 
     fn api(&mut self, req: Request) -> Response {
         answer::answer(self, req)
+    }
+}
+
+/// Sleeps until `t`, or forever.
+async fn sleep_until_some(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
     }
 }
 

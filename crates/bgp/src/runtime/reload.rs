@@ -11,17 +11,25 @@ use crate::config::{Neighbor, RouterConfig};
 use crate::policy::Policies;
 use crate::rib::table::PeerId;
 
-/// Settings whose change needs a new session.
-fn session_affecting(a: &Neighbor, b: &Neighbor) -> bool {
+/// The timers a neighbor's session runs with: its own, else the router's.
+fn timers(cfg: &RouterConfig, n: &Neighbor) -> (u16, Option<u16>, u32) {
+    (
+        n.hold_time.unwrap_or(cfg.router.hold_time),
+        n.keepalive.or(cfg.router.keepalive),
+        n.connect_retry.unwrap_or(cfg.router.connect_retry),
+    )
+}
+
+/// Settings whose change needs a new session (`a` under the configuration `old`, `b`
+/// under `new`: a neighbor without timers of its own follows the router's).
+fn session_affecting(old: &RouterConfig, a: &Neighbor, new: &RouterConfig, b: &Neighbor) -> bool {
     a.remote_as != b.remote_as
         || a.local_as != b.local_as
         || a.local_address != b.local_address
         || a.port != b.port
         || a.passive != b.passive
         || a.ebgp_multihop != b.ebgp_multihop
-        || a.hold_time != b.hold_time
-        || a.keepalive != b.keepalive
-        || a.connect_retry != b.connect_retry
+        || timers(old, a) != timers(new, b)
         || a.families != b.families
         || a.password != b.password
         || a.ttl_security != b.ttl_security
@@ -78,6 +86,10 @@ impl Actor {
             self.speaker.redecide_all();
             notes.push("decision process re-run".into());
         }
+        if old.router.mrai_ms != new.router.mrai_ms {
+            self.repace_sessions();
+            notes.push(format!("MRAI now {} ms", new.router.mrai_ms));
+        }
         if reflection_changed {
             let ids: Vec<PeerId> = self.peers.keys().copied().collect();
             for id in ids {
@@ -110,7 +122,7 @@ impl Actor {
         }
         self.sync_listeners();
         self.sync_unnumbered();
-        self.reload_dynamic(&new_n, &mut notes);
+        self.reload_dynamic(&old, &new_n, &mut notes);
         for n in &new_n {
             let Some(o) = find(&old_n, n) else {
                 self.add_neighbor(n.clone());
@@ -118,7 +130,7 @@ impl Actor {
                 continue;
             };
             let Some(id) = self.peer_id(n) else { continue };
-            if session_affecting(&o, n) {
+            if session_affecting(&old, &o, &new, n) {
                 let cease = Notification::new(codes::CEASE, cease::OTHER_CONFIG_CHANGE, vec![]);
                 self.remove_neighbor(id, cease);
                 self.add_neighbor(n.clone());
@@ -160,7 +172,12 @@ impl Actor {
     /// Dynamic neighbors follow their listen range and peer group: dropped when no range
     /// takes their address any more, when a configured neighbor takes it, or when a
     /// session setting changed (they come back by reconnecting).
-    fn reload_dynamic(&mut self, configured: &[Neighbor], notes: &mut Vec<String>) {
+    fn reload_dynamic(
+        &mut self,
+        old_cfg: &RouterConfig,
+        configured: &[Neighbor],
+        notes: &mut Vec<String>,
+    ) {
         let dynamic: Vec<(PeerId, Neighbor)> = self
             .peers
             .iter()
@@ -171,7 +188,7 @@ impl Actor {
             let new = self.cfg.dynamic_neighbor(old.address);
             let taken = configured.iter().any(|c| c.key() == old.key());
             match new {
-                Some(n) if !taken && !session_affecting(&old, &n) => {
+                Some(n) if !taken && !session_affecting(old_cfg, &old, &self.cfg, &n) => {
                     let changed = n != old;
                     self.speaker.update_peer(id, peer_spec(&self.cfg, &n));
                     if let Some(rt) = self.peers.get_mut(&id) {
@@ -242,5 +259,44 @@ impl Actor {
             }
             None => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(router_extra: &str, neighbor_extra: &str) -> RouterConfig {
+        let text = format!(
+            "router:\n  asn: 65000\n  router-id: 10.0.0.1\n{router_extra}neighbors:\n  - address: 10.0.0.2\n    remote-as: 65001\n{neighbor_extra}"
+        );
+        RouterConfig::parse("test.yaml", &text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn affected(old: &RouterConfig, new: &RouterConfig) -> bool {
+        session_affecting(old, &old.neighbors()[0], new, &new.neighbors()[0])
+    }
+
+    #[test]
+    fn a_router_timer_change_resets_the_sessions_of_neighbors_that_inherit_it() {
+        let old = config("", "");
+        assert!(!affected(&old, &old.clone()));
+        for router in [
+            "  hold-time: 30\n",
+            "  keepalive: 5\n",
+            "  connect-retry: 3\n",
+        ] {
+            assert!(affected(&old, &config(router, "")), "{router}");
+        }
+    }
+
+    #[test]
+    fn a_router_timer_change_leaves_neighbors_with_their_own_timers_alone() {
+        let own = "    hold-time: 30\n";
+        let old = config("", own);
+        assert!(!affected(&old, &config("  hold-time: 60\n", own)));
+        // The same effective value, written on the neighbor instead: no reset either.
+        assert!(!affected(&config("  hold-time: 30\n", ""), &old));
+        assert!(affected(&old, &config("", "    hold-time: 12\n")));
     }
 }

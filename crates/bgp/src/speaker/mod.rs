@@ -137,6 +137,8 @@ pub struct Counters {
     pub malformed_updates: u64,
     /// Times a session came up.
     pub established: u64,
+    /// Times the accepted prefixes went over a `max-prefix` limit whose action is `warn`.
+    pub prefix_limit_exceeded: u64,
 }
 
 /// Our addresses on the interface of a session: next hops we announce.
@@ -501,6 +503,10 @@ impl Speaker {
             if let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) {
                 s.out.group = g;
                 s.out.cursor = end;
+                // Positions of the old group's log mean nothing in the new one.
+                if s.out.release.is_some() {
+                    s.out.release = Some(end);
+                }
             }
         }
         if let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) {

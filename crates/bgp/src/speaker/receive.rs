@@ -147,14 +147,20 @@ impl Speaker {
             return;
         }
         let local_asn = self.peer(id).map_or(self.cfg.asn, |p| p.spec.local_asn);
-        let allowas = self.peer(id).map_or(0, |p| p.spec.allowas_in);
-        let own = base
-            .as_path
-            .segments
-            .iter()
-            .flat_map(|s| &s.asns)
-            .filter(|&&a| a == local_asn);
-        let looped = own.count() > usize::from(allowas)
+        let allowas = usize::from(self.peer(id).map_or(0, |p| p.spec.allowas_in));
+        let occurrences = |asn: u32| {
+            base.as_path
+                .segments
+                .iter()
+                .flat_map(|s| &s.asns)
+                .filter(|&&a| a == asn)
+                .count()
+        };
+        // RFC 4271 §9.1.2: a path holding our AS is a loop. With a `local-as` override the
+        // router's own AS counts too (as FRR does): a route that went through the rest of
+        // our AS must not come back in by the overriding session.
+        let looped = occurrences(local_asn) > allowas
+            || (local_asn != self.cfg.asn && occurrences(self.cfg.asn) > allowas)
             || base.originator_id == Some(self.cfg.router_id)
             || base.cluster_list.contains(&self.cfg.cluster_id);
         // RFC 7606 §7.2: an eBGP path must start with the peer's AS (FRR's enforce-first-as).
@@ -346,6 +352,7 @@ impl Speaker {
         let Some(limit) = p.spec.max_prefix else {
             return Ok(());
         };
+        let mut over = false;
         for (fi, family) in [Family::IPV4_UNICAST, Family::IPV6_UNICAST]
             .into_iter()
             .enumerate()
@@ -360,11 +367,18 @@ impl Speaker {
                         accepted,
                     });
                 }
+                over = true;
                 if !p.limit_warned {
+                    // `action: warn`: the session stays; logged and counted once per
+                    // crossing of the limit.
                     p.limit_warned = true;
-                    warn!(peer = %p.spec.address, %family, limit = limit.limit, accepted, "prefix limit exceeded");
+                    p.counters.prefix_limit_exceeded += 1;
+                    warn!(peer = %p.spec.address, %family, limit = limit.limit, accepted, "prefix limit exceeded (max-prefix action warn: session kept)");
                 }
             }
+        }
+        if !over {
+            p.limit_warned = false;
         }
         Ok(())
     }

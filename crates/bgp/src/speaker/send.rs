@@ -1,8 +1,9 @@
 //! Sending: turning selection changes and table walks into UPDATE messages for one peer,
 //! within a byte budget (the runtime calls again when the socket drained).
 
-use std::collections::HashMap;
 use std::rc::Rc;
+
+use hashbrown::HashMap;
 
 use bgp_wire::route_refresh::subtype;
 use bgp_wire::{Family, Nlri, Prefix, RouteRefresh, UpdatePacker};
@@ -15,21 +16,38 @@ use crate::export::rules::{self, Exported, Source};
 #[derive(Default)]
 struct Batch {
     groups: Vec<(Exported, Family, Vec<Nlri>)>,
-    index: HashMap<(*const u8, Family), usize>,
+    /// Groups by the address of the encoded attributes: the common case, an export result
+    /// shared through the group's cache. Every buffer keyed here is kept alive by `keep`
+    /// until the batch is flushed, so an address is never reused meanwhile.
+    by_address: HashMap<(*const u8, Family), usize>,
+    keep: Vec<Exported>,
+    /// Groups by content: export results cached per prefix (an export policy with a
+    /// prefix list) carry equal attributes in distinct buffers, and must still share
+    /// UPDATEs.
+    by_content: HashMap<(Exported, Family), usize>,
     withdrawn: [Vec<Nlri>; 2],
     estimate: usize,
 }
 
 impl Batch {
     fn announce(&mut self, e: &Exported, family: Family, prefix: Prefix) {
-        let key = (Rc::as_ptr(&e.attrs) as *const u8, family);
-        let i = match self.index.get(&key) {
+        let addr = (Rc::as_ptr(&e.attrs) as *const u8, family);
+        let i = match self.by_address.get(&addr) {
             Some(&i) => i,
             None => {
-                self.groups.push((e.clone(), family, Vec::new()));
-                self.estimate += e.attrs.len() + 40;
-                self.index.insert(key, self.groups.len() - 1);
-                self.groups.len() - 1
+                let i = match self.by_content.get(&(e.clone(), family)) {
+                    Some(&i) => i,
+                    None => {
+                        self.groups.push((e.clone(), family, Vec::new()));
+                        self.estimate += e.attrs.len() + 40;
+                        let i = self.groups.len() - 1;
+                        self.by_content.insert((e.clone(), family), i);
+                        i
+                    }
+                };
+                self.by_address.insert(addr, i);
+                self.keep.push(e.clone());
+                i
             }
         };
         self.groups[i].2.push(Nlri::new(prefix));
@@ -65,7 +83,9 @@ impl Batch {
                 Err(err) => tracing::error!(%err, "route not sent: attributes too large"),
             }
         }
-        self.index.clear();
+        self.by_address.clear();
+        self.by_content.clear();
+        self.keep.clear();
         self.estimate = 0;
         n
     }
@@ -151,6 +171,9 @@ impl Speaker {
                 let Some((g, cursor)) = self.cursor(id) else {
                     break;
                 };
+                if self.held_from(id).is_some_and(|r| cursor >= r) {
+                    break; // the rest waits for the next MRAI interval
+                }
                 let Some(change) = self.groups[g].as_ref().and_then(|grp| grp.change(cursor))
                 else {
                     break;
@@ -244,9 +267,62 @@ impl Speaker {
             .is_some_and(|s| !s.out.walks.is_empty())
     }
 
+    /// Whether changes are logged that the peer may be sent now.
     fn has_log_backlog(&self, id: PeerId) -> bool {
-        self.cursor(id)
-            .is_some_and(|(g, c)| self.groups[g].as_ref().is_some_and(|grp| c < grp.end()))
+        let held = self.held_from(id);
+        self.cursor(id).is_some_and(|(g, c)| {
+            self.groups[g]
+                .as_ref()
+                .is_some_and(|grp| c < grp.end().min(held.unwrap_or(u64::MAX)))
+        })
+    }
+
+    /// The log index from which changes are held back for the peer (MRAI).
+    fn held_from(&self, id: PeerId) -> Option<u64> {
+        self.peer(id)?.session.as_ref()?.out.release
+    }
+
+    /// Turns MRAI pacing of the peer's changes on or off (RFC 4271 §9.2.1.1). When on,
+    /// changes logged from now on are sent only once [`release`](Self::release) lets
+    /// them go: the runtime calls it at most once per interval, so a destination's
+    /// change reaches the peer at most once per interval, while what is released (and
+    /// every table walk) goes at full speed.
+    pub fn pace(&mut self, id: PeerId, on: bool) {
+        let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) else {
+            return;
+        };
+        s.out.release = match (on, s.out.release) {
+            (false, _) => None,
+            (true, Some(r)) => Some(r),
+            (true, None) => Some(s.out.cursor),
+        };
+    }
+
+    /// Whether a paced peer has changes held back for the next interval.
+    pub fn has_held(&self, id: PeerId) -> bool {
+        match (self.held_from(id), self.cursor(id)) {
+            (Some(r), Some((g, _))) => self.groups[g].as_ref().is_some_and(|grp| r < grp.end()),
+            _ => false,
+        }
+    }
+
+    /// Lets every change logged so far go to a paced peer. Returns whether there was any
+    /// held back (the runtime then starts a new interval), `false` for a peer not paced.
+    pub fn release(&mut self, id: PeerId) -> bool {
+        let Some((g, _)) = self.cursor(id) else {
+            return false;
+        };
+        let end = self.groups.get(g).and_then(|g| g.as_ref()).map(|g| g.end());
+        let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) else {
+            return false;
+        };
+        match (s.out.release, end) {
+            (Some(r), Some(end)) if r < end => {
+                s.out.release = Some(end);
+                true
+            }
+            _ => false,
+        }
     }
 
     fn cursor(&self, id: PeerId) -> Option<(usize, u64)> {
@@ -365,27 +441,34 @@ impl Speaker {
         let g = self.peer(id)?.session.as_ref()?.out.group;
         let (source, originator) = self.source(best.peer);
         let reflected = matches!(source, Source::Internal | Source::InternalClient);
-        let key: CacheKey = (
-            best.attrs,
-            source,
-            if reflected { u32::from(originator) } else { 0 },
-            matches!(prefix, Prefix::V6(_)),
-        );
-        // Valid while no policy or session changed and no attribute set id was reused.
-        let epoch = self.epoch.wrapping_add(self.rib.attrs.reuses());
         let group = self.groups.get_mut(g)?.as_mut()?;
-        let cacheable = group.key.export_policy.is_none();
-        if cacheable {
-            if let Some(hit) = group.cached(epoch, &key) {
-                return hit.clone();
-            }
-        }
         let policy = group
             .key
             .export_policy
             .as_deref()
             .and_then(|n| self.policies.get(n))
             .map(|p| &**p);
+        // The result is the same for every member of the group: the policy sees the route,
+        // not the peer (`next-hop: self` and `peer-address` mean our address on the
+        // session, part of the group key). It depends on the prefix only through a prefix
+        // list; then it is cached per prefix, which pays only when the group has several
+        // members.
+        let per_prefix = policy.is_some_and(|p| p.reads_prefix());
+        let cacheable = !per_prefix || group.members.len() > 1;
+        let key: CacheKey = (
+            best.attrs,
+            source,
+            if reflected { u32::from(originator) } else { 0 },
+            matches!(prefix, Prefix::V6(_)),
+            per_prefix.then_some(prefix),
+        );
+        // Valid while no policy or session changed and no attribute set id was reused.
+        let epoch = self.epoch.wrapping_add(self.rib.attrs.reuses());
+        if cacheable {
+            if let Some(hit) = group.cached(epoch, &key) {
+                return hit.clone();
+            }
+        }
         let attrs = self.rib.attrs.get(best.attrs);
         let e = rules::export(prefix, attrs, source, originator, &group.key, policy);
         if cacheable {

@@ -128,7 +128,7 @@ pub struct AdvertisedView {
     pub prefix: String,
     /// Next hop sent.
     pub next_hop: String,
-    /// Attributes as a one-line summary of the best path they come from.
+    /// The AS path sent (after our AS and any export policy prepend).
     pub as_path: String,
 }
 
@@ -346,15 +346,13 @@ impl Speaker {
                 let best = self.rib.dest(&p)?.best().copied()?;
                 let (source, originator): (Source, _) = self.source(best.peer);
                 let a = self.rib.attrs.get(best.attrs);
-                let e = rules::export(p, a, source, originator, &group.key, policy)?;
-                let mut shown = a.as_path.clone();
-                if group.key.external {
-                    shown.prepend(group.key.local_asn, 1);
-                }
+                // What the peer is sent: our AS prepended towards eBGP, and whatever the
+                // export policy set or prepended.
+                let o = rules::outbound(p, a, source, originator, &group.key, policy)?;
                 Some(AdvertisedView {
                     prefix: p.to_string(),
-                    next_hop: e.next_hop.to_string(),
-                    as_path: shown.to_string(),
+                    next_hop: o.next_hop.to_string(),
+                    as_path: o.attrs.as_path.to_string(),
                 })
             })
             .collect()

@@ -460,3 +460,9 @@ fn a_withdrawn_route_reaches_the_fib_feed_even_when_no_peer_logs_it() {
         "{got:?}"
     );
 }
+
+mod features;
+mod groups;
+mod mrai;
+mod out;
+mod policies;

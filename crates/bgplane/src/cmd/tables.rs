@@ -215,6 +215,13 @@ pub(crate) fn neighbors(d: &Value) -> String {
                 u(c, "malformed_updates"),
                 u(c, "established")
             );
+            if c.get("prefix_limit_exceeded").and_then(Value::as_u64) > Some(0) {
+                let _ = writeln!(
+                    out,
+                    "  Maximum-prefix limit exceeded {} times (action warn)",
+                    u(c, "prefix_limit_exceeded")
+                );
+            }
         }
         if let Some(e) = n.get("last_error").and_then(Value::as_str) {
             let _ = writeln!(out, "  Last reset: {e}");
