@@ -213,40 +213,11 @@ impl Dut {
             Dut::Bird => {
                 let conf = write("bird.conf", bird_conf())?;
                 self.check(&bin, &["-p", "-c", &s(&conf)], &conf)?;
-                vec![
-                    "-f".into(),
-                    "-c".into(),
-                    s(&conf),
-                    "-s".into(),
-                    s(&dir.join("bird.ctl")),
-                    "-P".into(),
-                    s(&dir.join("bird.pid")),
-                ]
+                bird_args(dir, &conf)
             }
             Dut::Frr => {
                 let conf = write("bgpd.conf", frr_conf())?;
-                vec![
-                    "-f".into(),
-                    s(&conf),
-                    "-i".into(),
-                    s(&dir.join("bgpd.pid")),
-                    "-z".into(),
-                    s(&dir.join("zserv.api")),
-                    "--vty_socket".into(),
-                    s(dir),
-                    // No zebra, no kernel routes; run as root (skip the user switch to frr,
-                    // which would need the temporary directory to be readable by frr).
-                    "-Z".into(),
-                    "-n".into(),
-                    "-S".into(),
-                    "--log".into(),
-                    "stdout".into(),
-                    // Without zebra, bgpd 8.4 logs "sendmsg_nexthop: zclient_send_message()
-                    // failed" (an error) once per received path: 1M lines, ~100 MB and
-                    // seconds of CPU that a real deployment (with zebra) never spends.
-                    "--log-level".into(),
-                    "critical".into(),
-                ]
+                frr_args(dir, &conf)
             }
             Dut::Openbgpd => {
                 let sock = dir.join("bgpd.sock");
@@ -318,6 +289,47 @@ impl Dut {
             .to_string(),
         })
     }
+}
+
+/// BIRD's arguments: foreground, the configuration, control socket and pid file in `dir`.
+pub fn bird_args(dir: &Path, conf: &Path) -> Vec<String> {
+    let s = |p: &Path| p.display().to_string();
+    vec![
+        "-f".into(),
+        "-c".into(),
+        s(conf),
+        "-s".into(),
+        s(&dir.join("bird.ctl")),
+        "-P".into(),
+        s(&dir.join("bird.pid")),
+    ]
+}
+
+/// FRR bgpd's arguments: the configuration, pid file, zserv and vty sockets in `dir`.
+pub fn frr_args(dir: &Path, conf: &Path) -> Vec<String> {
+    let s = |p: &Path| p.display().to_string();
+    vec![
+        "-f".into(),
+        s(conf),
+        "-i".into(),
+        s(&dir.join("bgpd.pid")),
+        "-z".into(),
+        s(&dir.join("zserv.api")),
+        "--vty_socket".into(),
+        s(dir),
+        // No zebra, no kernel routes; run as root (skip the user switch to frr, which
+        // would need the temporary directory to be readable by frr).
+        "-Z".into(),
+        "-n".into(),
+        "-S".into(),
+        "--log".into(),
+        "stdout".into(),
+        // Without zebra, bgpd 8.4 logs "sendmsg_nexthop: zclient_send_message() failed"
+        // (an error) once per received path: 1M lines, ~100 MB and seconds of CPU that a
+        // real deployment (with zebra) never spends.
+        "--log-level".into(),
+        "critical".into(),
+    ]
 }
 
 fn which(name: &str) -> Option<PathBuf> {

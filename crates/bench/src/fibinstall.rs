@@ -252,15 +252,7 @@ fn prepare(dut: Dut, dir: &Path, bgplane: &Path) -> Result<Launch, String> {
             let conf = dir.join("bird.conf");
             std::fs::write(&conf, bird_conf())
                 .map_err(|e| format!("writing {}: {e}", conf.display()))?;
-            vec![
-                "-f".into(),
-                "-c".into(),
-                s(&conf),
-                "-s".into(),
-                s(&dir.join("bird.ctl")),
-                "-P".into(),
-                s(&dir.join("bird.pid")),
-            ]
+            crate::dut::bird_args(dir, &conf)
         }
         other => return Err(format!("{other} is not supported here")),
     };

@@ -2,7 +2,7 @@
 //! checking that every prefix reaches the monitor and that nothing is left behind.
 //!
 //! Needs root (network namespaces) and the daemons (Debian packages `bird2`, `frr`); it
-//! skips with a message otherwise. Run it with
+//! skips with a message otherwise (a failure under `BGPLANE_TEST_REQUIRE_ALL=1`). Run it with
 //! `sudo -E cargo test -p bench --test full_table -- --nocapture`.
 
 use std::path::Path;
@@ -30,11 +30,20 @@ fn ours() -> Vec<String> {
         .collect()
 }
 
+/// Reports a skip: prints `message`, or panics with it under `BGPLANE_TEST_REQUIRE_ALL=1`
+/// (where every test must really run).
+fn skipped(message: &str) {
+    if std::env::var_os("BGPLANE_TEST_REQUIRE_ALL").is_some_and(|v| v == "1") {
+        panic!("{message}");
+    }
+    eprintln!("{message}");
+}
+
 #[test]
 fn bird_and_frr_relay_every_prefix_to_the_monitor() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root (network namespaces); run with sudo");
+        skipped("skipped: needs root (network namespaces); run with sudo");
         return;
     }
     let stream = Arc::new(
@@ -63,7 +72,7 @@ fn bird_and_frr_relay_every_prefix_to_the_monitor() {
     let mut ran = 0;
     for dut in [Dut::Bird, Dut::Frr] {
         if let Err(e) = dut.check_installed(&params.bgplane) {
-            eprintln!("skipped {dut}: {e}");
+            skipped(&format!("skipped {dut}: {e}"));
             continue;
         }
         let m = run_one(Some(dut), &stream, &params, &stop)
@@ -84,7 +93,7 @@ fn bird_and_frr_relay_every_prefix_to_the_monitor() {
     }
     assert!(ours().is_empty(), "namespaces left behind: {:?}", ours());
     if ran == 0 {
-        eprintln!("skipped: neither BIRD nor FRR is installed");
+        skipped("skipped: neither BIRD nor FRR is installed");
     }
 }
 
@@ -92,7 +101,7 @@ fn bird_and_frr_relay_every_prefix_to_the_monitor() {
 fn the_bgplane_dut_fails_cleanly_when_its_binary_cannot_run() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root (network namespaces); run with sudo");
+        skipped("skipped: needs root (network namespaces); run with sudo");
         return;
     }
     let stream = Arc::new(

@@ -2,11 +2,14 @@
 //! command: every row succeeds, the counts add up, and no namespace of the harness is left.
 //!
 //! Needs root (network namespaces) and BIRD (Debian package `bird2`); skips with a message
-//! otherwise.
+//! otherwise (fails under `BGPLANE_TEST_REQUIRE_ALL=1`).
 
 use std::process::Command;
 
 use serde_json::Value;
+
+#[path = "skip/mod.rs"]
+mod skip;
 
 fn skip() -> bool {
     let root = std::fs::read_to_string("/proc/self/status")
@@ -18,14 +21,14 @@ fn skip() -> bool {
         })
         .unwrap_or(false);
     if !root {
-        eprintln!("skipped: needs root (network namespaces); run with sudo");
+        skip::skipped("skipped: needs root (network namespaces); run with sudo");
         return true;
     }
     if !["/usr/sbin/bird", "/usr/bin/bird"]
         .iter()
         .any(|p| std::path::Path::new(p).exists())
     {
-        eprintln!("skipped: BIRD is not installed (apt-get install bird2)");
+        skip::skipped("skipped: BIRD is not installed (apt-get install bird2)");
         return true;
     }
     false

@@ -12,6 +12,7 @@ use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage,
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::{Handle, RouteMessageBuilder};
 
+use crate::own::{OwnRoute, OwnRoutes, MAX_DEPTH};
 use crate::{FibConfig, FibError};
 
 /// A network interface.
@@ -65,7 +66,52 @@ pub struct Resolved {
     pub metric: u32,
 }
 
-/// The kernel's links, addresses and foreign routes of one table.
+/// How a BGP next hop is reached: through the kernel's routes, or recursively through
+/// one of our own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach<'a> {
+    /// Through a connected subnet or a route of another protocol.
+    Kernel {
+        /// The gateway.
+        resolved: Resolved,
+        /// The route used is the default route (which a route of ours may beat).
+        via_default: bool,
+    },
+    /// Through one of our own routes (whose next hops are already resolved).
+    Own(&'a OwnRoute),
+}
+
+impl Reach<'_> {
+    /// IGP cost.
+    pub fn metric(&self) -> u32 {
+        match self {
+            Reach::Kernel { resolved, .. } => resolved.metric,
+            Reach::Own(r) => r.metric,
+        }
+    }
+
+    /// How many of our routes deep: 0 through the kernel's routes.
+    pub fn depth(&self) -> u8 {
+        match self {
+            Reach::Kernel { .. } => 0,
+            Reach::Own(r) => r.depth + 1,
+        }
+    }
+
+    /// Whether a change of our own routes may change this resolution (it goes through one
+    /// of them, or through the default route that a route of ours could beat).
+    pub fn follows_own_routes(&self) -> bool {
+        !matches!(
+            self,
+            Reach::Kernel {
+                via_default: false,
+                ..
+            }
+        )
+    }
+}
+
+/// The kernel's links, addresses and foreign routes of one table, and our own routes.
 #[derive(Debug, Clone, Default)]
 pub struct KernelState {
     /// Links by index.
@@ -74,6 +120,9 @@ pub struct KernelState {
     pub addrs: Vec<Addr>,
     /// Routes of other protocols in our table, and connected routes.
     pub routes: Vec<KernelRoute>,
+    /// The routes we installed, kept by the FIB's user (the kernel's notifications about
+    /// them are not read back).
+    pub own: OwnRoutes,
 }
 
 impl KernelState {
@@ -201,15 +250,64 @@ impl KernelState {
     /// interface); any other by the longest matching connected or foreign route whose
     /// interface is up. `None` if unreachable.
     pub fn resolve(&self, nh: IpAddr, via_link: Option<u32>) -> Option<Resolved> {
-        if let IpAddr::V6(v6) = nh {
-            if v6.segments()[0] & 0xffc0 == 0xfe80 {
-                let idx = via_link?;
-                return self.link_up(idx).then_some(Resolved {
+        self.resolve_kernel(nh, via_link).map(|(r, _)| r)
+    }
+
+    /// Resolves a BGP next hop through the kernel's routes ([`KernelState::resolve`]) or,
+    /// when none reaches it (or only the default route does), recursively through the
+    /// longest of our own routes that covers it, as zebra resolves iBGP next hops through
+    /// BGP routes: the next hops that route was installed with, at its cost. `exclude` is
+    /// the route being resolved, which may not resolve through itself. Our routes whose
+    /// links are all down, or that are [`MAX_DEPTH`] deep, are passed over.
+    ///
+    /// Unlike zebra, a kernel route other than the default wins over a longer route of
+    /// ours: the common case (a connected next hop) then costs no lookup in a full table.
+    pub fn reach(
+        &self,
+        nh: IpAddr,
+        via_link: Option<u32>,
+        exclude: Option<Prefix>,
+    ) -> Option<Reach<'_>> {
+        let kernel = self.resolve_kernel(nh, via_link);
+        if let Some((r, len)) = kernel {
+            if len > 0 || self.own.is_empty() {
+                return Some(Reach::Kernel {
+                    resolved: r,
+                    via_default: false,
+                });
+            }
+        }
+        if is_link_local(nh) {
+            return None;
+        }
+        let own = self
+            .own
+            .covering(nh, 1, exclude)
+            .find(|(_, r)| {
+                r.depth < MAX_DEPTH
+                    && r.hops
+                        .iter()
+                        .any(|h| h.ifindex.is_none_or(|i| self.link_up(i)))
+            })
+            .map(|(_, r)| Reach::Own(r));
+        own.or(kernel.map(|(r, _)| Reach::Kernel {
+            resolved: r,
+            via_default: true,
+        }))
+    }
+
+    /// [`KernelState::resolve`], with the length of the prefix that matched.
+    fn resolve_kernel(&self, nh: IpAddr, via_link: Option<u32>) -> Option<(Resolved, u8)> {
+        if is_link_local(nh) {
+            let idx = via_link?;
+            return self.link_up(idx).then_some((
+                Resolved {
                     gateway: nh,
                     ifindex: Some(idx),
                     metric: 0,
-                });
-            }
+                },
+                max_len(nh),
+            ));
         }
         // Connected subnets first (metric 0).
         let connected = self
@@ -232,17 +330,23 @@ impl KernelState {
             });
         match (connected, route) {
             (Some((p, idx)), r) if r.is_none_or(|r| r.prefix.prefix_len() <= p.prefix_len()) => {
-                Some(Resolved {
-                    gateway: nh,
-                    ifindex: Some(idx),
-                    metric: 0,
-                })
+                Some((
+                    Resolved {
+                        gateway: nh,
+                        ifindex: Some(idx),
+                        metric: 0,
+                    },
+                    p.prefix_len(),
+                ))
             }
-            (_, Some(r)) => Some(Resolved {
-                gateway: r.gateway.unwrap_or(nh),
-                ifindex: r.ifindex,
-                metric: r.metric,
-            }),
+            (_, Some(r)) => Some((
+                Resolved {
+                    gateway: r.gateway.unwrap_or(nh),
+                    ifindex: r.ifindex,
+                    metric: r.metric,
+                },
+                r.prefix.prefix_len(),
+            )),
             (None, None) => None,
             (Some(_), None) => unreachable!("covered by the first arm"),
         }
@@ -251,6 +355,10 @@ impl KernelState {
     fn link_up(&self, index: u32) -> bool {
         self.links.get(&index).is_none_or(|l| l.up)
     }
+}
+
+fn is_link_local(a: IpAddr) -> bool {
+    matches!(a, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)
 }
 
 fn max_len(a: IpAddr) -> u8 {
@@ -443,5 +551,123 @@ mod tests {
         let ll: IpAddr = "fe80::1".parse().unwrap();
         assert_eq!(state().resolve(ll, None), None);
         assert_eq!(state().resolve(ll, Some(2)).unwrap().ifindex, Some(2));
+    }
+
+    fn own(s: &mut KernelState, prefix: &str, gateway: &str, depth: u8) {
+        let hop = crate::FibNextHop {
+            gateway: gateway.parse().unwrap(),
+            ifindex: Some(2),
+        };
+        s.own.insert(prefix.parse().unwrap(), &[hop], 7, depth);
+    }
+
+    fn gateway_of(r: Option<Reach<'_>>) -> Option<String> {
+        match r? {
+            Reach::Kernel { resolved, .. } => Some(resolved.gateway.to_string()),
+            Reach::Own(o) => Some(o.hops[0].gateway.to_string()),
+        }
+    }
+
+    #[test]
+    fn next_hops_no_kernel_route_reaches_resolve_through_the_longest_route_of_ours() {
+        let mut s = state();
+        own(&mut s, "172.16.0.0/12", "10.0.5.2", 0);
+        own(&mut s, "172.16.1.0/24", "10.0.5.3", 1);
+        let nh: IpAddr = "172.16.1.9".parse().unwrap();
+        let r = s.reach(nh, None, None).unwrap();
+        assert_eq!(gateway_of(Some(r)).unwrap(), "10.0.5.3");
+        assert_eq!((r.metric(), r.depth()), (7, 2));
+        assert!(r.follows_own_routes());
+        // Connected and kernel-routed next hops do not look at our routes.
+        own(&mut s, "10.9.1.0/24", "10.0.5.4", 0);
+        let k = s.reach("10.9.1.1".parse().unwrap(), None, None).unwrap();
+        assert_eq!(gateway_of(Some(k)).unwrap(), "10.0.5.254");
+        assert!(!k.follows_own_routes());
+        assert_eq!(s.reach("192.0.2.1".parse().unwrap(), None, None), None);
+    }
+
+    #[test]
+    fn a_route_of_ours_beats_the_default_route_but_not_itself() {
+        let mut s = state();
+        s.routes.push(KernelRoute {
+            prefix: "0.0.0.0/0".parse().unwrap(),
+            gateway: Some("10.0.5.1".parse().unwrap()),
+            ifindex: Some(2),
+            metric: 0,
+            protocol: 3,
+            reject: false,
+        });
+        own(&mut s, "172.16.0.0/16", "10.0.5.2", 0);
+        let nh: IpAddr = "172.16.0.1".parse().unwrap();
+        assert_eq!(gateway_of(s.reach(nh, None, None)).unwrap(), "10.0.5.2");
+        // The route being resolved is left out: the default route is what remains.
+        let me = Some("172.16.0.0/16".parse().unwrap());
+        let r = s.reach(nh, None, me).unwrap();
+        assert_eq!(gateway_of(Some(r)).unwrap(), "10.0.5.1");
+        assert!(r.follows_own_routes(), "via the default route");
+    }
+
+    #[test]
+    fn routes_of_ours_too_deep_or_behind_a_down_link_are_passed_over() {
+        let mut s = state();
+        own(&mut s, "172.16.0.0/16", "10.0.5.2", 0);
+        own(&mut s, "172.16.1.0/24", "10.0.5.3", crate::MAX_DEPTH);
+        let nh: IpAddr = "172.16.1.1".parse().unwrap();
+        assert_eq!(gateway_of(s.reach(nh, None, None)).unwrap(), "10.0.5.2");
+        s.links.get_mut(&2).unwrap().up = false;
+        assert_eq!(s.reach(nh, None, None), None);
+    }
+
+    /// Two routes resolving through each other once the kernel routes under them go: re-resolving them in turn (as the router does after each change) must make
+    /// both unreachable within MAX_DEPTH rounds instead of keeping each other alive.
+    #[test]
+    fn routes_resolving_through_each_other_lose_their_next_hops_within_the_depth_limit() {
+        let mut s = state();
+        let under = KernelRoute {
+            prefix: "10.8.0.0/16".parse().unwrap(),
+            gateway: Some("10.0.5.254".parse().unwrap()),
+            ifindex: Some(2),
+            metric: 5,
+            protocol: 4,
+            reject: false,
+        };
+        s.routes.push(under);
+        // a = 10.8.0.0/16 via 10.9.0.1 (under it the kernel's 10.9.0.0/16 of `state`),
+        // b = 10.9.0.0/16 via 10.8.0.1 (under it the kernel's 10.8.0.0/16).
+        let routes: [(Prefix, IpAddr); 2] = [
+            ("10.8.0.0/16".parse().unwrap(), "10.9.0.1".parse().unwrap()),
+            ("10.9.0.0/16".parse().unwrap(), "10.8.0.1".parse().unwrap()),
+        ];
+        let round = |s: &mut KernelState| {
+            for (prefix, nh) in routes {
+                let got = s.reach(nh, None, Some(prefix)).map(|r| {
+                    let hops = match r {
+                        Reach::Kernel { resolved, .. } => vec![crate::FibNextHop {
+                            gateway: resolved.gateway,
+                            ifindex: resolved.ifindex,
+                        }],
+                        Reach::Own(o) => o.hops.clone(),
+                    };
+                    (hops, r.metric(), r.depth())
+                });
+                match got {
+                    Some((hops, metric, depth)) => s.own.insert(prefix, &hops, metric, depth),
+                    None => s.own.remove(prefix),
+                };
+            }
+        };
+        round(&mut s);
+        assert_eq!(s.own.len(), 2, "both through the kernel");
+        s.routes.clear();
+        let mut rounds = 0;
+        while !s.own.is_empty() {
+            rounds += 1;
+            assert!(
+                rounds <= usize::from(crate::MAX_DEPTH),
+                "still installed after {rounds} rounds: {:?}",
+                s.own
+            );
+            round(&mut s);
+        }
     }
 }

@@ -5,11 +5,17 @@
 //! default) in a configurable table, many requests in flight at once so that a full table
 //! installs quickly. Routes of a previous run are found by that protocol id and removed
 //! once the new selection is known.
+//!
+//! Next hops resolve through connected subnets and other protocols' routes, and, when
+//! those do not reach them (or only the default route does), recursively through our own
+//! installed routes ([`KernelState::reach`]), to a bounded depth ([`MAX_DEPTH`]).
 
 mod kernel;
+mod own;
 mod program;
 
-pub use kernel::{Addr, KernelRoute, KernelState, Link, Resolved};
+pub use kernel::{Addr, KernelRoute, KernelState, Link, Reach, Resolved};
+pub use own::{OwnRoute, OwnRoutes, MAX_DEPTH};
 pub use program::{Fib, FibNextHop, FibRoute, Op, Stats};
 
 /// FIB settings.

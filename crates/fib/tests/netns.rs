@@ -1,5 +1,6 @@
 //! Installs, replaces and removes routes in a network namespace of its own, and reads them
-//! back with `ip route`. Needs root; skips with a message otherwise.
+//! back with `ip route`. Needs root; skips with a message otherwise (a failure under
+//! `BGPLANE_TEST_REQUIRE_ALL=1`).
 
 use std::net::IpAddr;
 use std::process::Command;
@@ -49,6 +50,15 @@ fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) ->
     .unwrap()
 }
 
+/// Reports a skip: prints `message`, or panics with it under `BGPLANE_TEST_REQUIRE_ALL=1`
+/// (where every test must really run).
+fn skipped(message: &str) {
+    if std::env::var_os("BGPLANE_TEST_REQUIRE_ALL").is_some_and(|v| v == "1") {
+        panic!("{message}");
+    }
+    eprintln!("{message}");
+}
+
 fn hop(g: &str, ifindex: Option<u32>) -> FibNextHop {
     FibNextHop {
         gateway: g.parse::<IpAddr>().unwrap(),
@@ -59,7 +69,7 @@ fn hop(g: &str, ifindex: Option<u32>) -> FibNextHop {
 #[test]
 fn routes_are_installed_replaced_with_ecmp_and_removed() {
     if !root() {
-        eprintln!("skipped: needs root (network namespaces)");
+        skipped("skipped: needs root (network namespaces)");
         return;
     }
     let name = format!("fibt-{}", std::process::id());

@@ -248,8 +248,9 @@ fn generated_clos_with_bird_converges() {
         return;
     }
     if !std::path::Path::new("/usr/sbin/bird").exists() {
-        eprintln!(
-            "SKIPPED generated_clos_with_bird_converges: needs BIRD 2 (apt-get install bird2)"
+        common::say_skipped(
+            "generated_clos_with_bird_converges",
+            "needs BIRD 2 (apt-get install bird2)",
         );
         return;
     }

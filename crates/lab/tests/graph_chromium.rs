@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod common;
+
 fn chromium() -> Option<PathBuf> {
     ["chromium", "chromium-browser", "google-chrome"]
         .iter()
@@ -62,9 +64,10 @@ fn run_chromium(bin: &Path, profile: &Path, extra: &[&str], page: &Path) -> Stri
 
 fn check_page(topo: &str, cluster: &str, nodes: &[&str], edges: usize) {
     let Some(bin) = chromium() else {
-        use std::io::Write;
-        // Past libtest's capture, so the skip shows in CI logs.
-        let _ = writeln!(std::io::stderr(), "SKIPPED graph page check ({topo}): Chromium is not installed (apt-get install chromium)");
+        common::say_skipped(
+            &format!("graph page check ({topo})"),
+            "Chromium is not installed (apt-get install chromium)",
+        );
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");

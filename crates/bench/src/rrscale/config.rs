@@ -33,38 +33,15 @@ pub fn prepare(dut: Dut, n: u32, dir: &Path, bgplane: &Path) -> Result<Launch, S
         }
         Dut::Bird => {
             let conf = write("bird.conf", bird_conf(n))?;
-            vec![
-                "-f".into(),
-                "-c".into(),
-                conf,
-                "-s".into(),
-                s(&dir.join("bird.ctl")),
-                "-P".into(),
-                s(&dir.join("bird.pid")),
-            ]
+            crate::dut::bird_args(dir, Path::new(&conf))
         }
         Dut::Frr => {
             let conf = write("bgpd.conf", frr_conf(n))?;
-            vec![
-                "-f".into(),
-                conf,
-                "-i".into(),
-                s(&dir.join("bgpd.pid")),
-                "-z".into(),
-                s(&dir.join("zserv.api")),
-                "--vty_socket".into(),
-                s(dir),
-                "-Z".into(),
-                "-n".into(),
-                "-S".into(),
-                "--log".into(),
-                "stdout".into(),
-                "--log-level".into(),
-                "critical".into(),
-                // bgpd's descriptor limit is set from ulimit unless given; make room.
-                "--limit-fds".into(),
-                (u64::from(n) * 2 + 1024).to_string(),
-            ]
+            let mut args = crate::dut::frr_args(dir, Path::new(&conf));
+            // bgpd's descriptor limit is set from ulimit unless given; make room.
+            args.push("--limit-fds".into());
+            args.push((u64::from(n) * 2 + 1024).to_string());
+            args
         }
         other => {
             return Err(format!(

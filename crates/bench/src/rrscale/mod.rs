@@ -68,7 +68,8 @@ pub struct RrRow {
     pub version: Option<String>,
     /// Number of clients.
     pub clients: u32,
-    /// From the daemon's start to every session Established.
+    /// From the clients' first connection (1 s after the reflector first accepted one)
+    /// to every session Established.
     pub establish_seconds: Option<f64>,
     /// From "announce" to every client holding every other client's prefix.
     pub converge_seconds: Option<f64>,
@@ -444,7 +445,13 @@ fn drive(
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let establish = start.elapsed().as_secs_f64();
+    let from = progress
+        .started_at
+        .lock()
+        .ok()
+        .and_then(|s| *s)
+        .unwrap_or(start);
+    let establish = from.elapsed().as_secs_f64();
     daemon.refresh();
     // Phase 2: announce, converge.
     let cpu0 = progress.cpu_ns.load(Ordering::Relaxed);

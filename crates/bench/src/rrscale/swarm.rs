@@ -68,6 +68,8 @@ pub struct Progress {
     pub failure: Mutex<Option<String>>,
     /// CPU time of the swarm's thread, in nanoseconds, when it last looked.
     pub cpu_ns: AtomicU64,
+    /// When the clients started connecting (after the reflector accepted a probe).
+    pub started_at: Mutex<Option<Instant>>,
 }
 
 impl Progress {
@@ -107,8 +109,19 @@ pub fn run(
         }
     };
     rt.block_on(async move {
-        let sem = Arc::new(Semaphore::new(CONCURRENT_HANDSHAKES));
         let deadline = tokio::time::Instant::now() + cfg.establish_timeout;
+        // Every daemon gets the same start: its port accepts a connection, then a settle
+        // time (BIRD refuses peers whose protocol is not up yet, and they then wait out
+        // its error-wait timer, over a minute).
+        if let Err(e) = wait_listening(cfg.rr, deadline).await {
+            progress.fail(e);
+            return;
+        }
+        tokio::time::sleep(SETTLE).await;
+        if let Ok(mut s) = progress.started_at.lock() {
+            *s = Some(Instant::now());
+        }
+        let sem = Arc::new(Semaphore::new(CONCURRENT_HANDSHAKES));
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..cfg.clients {
             let c = Client {
@@ -137,6 +150,29 @@ pub fn run(
         }
         tasks.abort_all();
     });
+}
+
+/// How long the clients wait after the reflector first accepts a connection.
+const SETTLE: Duration = Duration::from_secs(1);
+
+/// Waits until the reflector accepts a TCP connection (from the gateway's address, so
+/// that no client's session is touched), then closes it.
+async fn wait_listening(rr: SocketAddrV4, deadline: tokio::time::Instant) -> Result<(), String> {
+    let mut last = String::from("no attempt");
+    while tokio::time::Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(rr)).await {
+            Ok(Ok(s)) => {
+                drop(s);
+                return Ok(());
+            }
+            Ok(Err(e)) => last = e.to_string(),
+            Err(_) => last = "timed out".into(),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!(
+        "the reflector {rr} never accepted a connection: {last}"
+    ))
 }
 
 fn thread_cpu_ns() -> u64 {
@@ -235,8 +271,21 @@ impl Client {
         deadline: tokio::time::Instant,
     ) -> Result<(), ClientError> {
         let permit = sem.acquire().await;
-        let mut sock = self.connect(deadline).await?;
-        let (ctx, keepalive) = self.handshake(&mut sock).await?;
+        // A speaker may close a connection it is not ready for (BIRD does while its
+        // protocols start): like a BGP speaker's ConnectRetry, try again until the deadline.
+        let (mut sock, ctx, keepalive) = loop {
+            let mut sock = self.connect(deadline).await?;
+            match self.handshake(&mut sock).await {
+                Ok((ctx, ka)) => break (sock, ctx, ka),
+                Err(e @ (ClientError::Closed(_) | ClientError::Io { .. }))
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tracing::debug!(client = self.i, "retrying after {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         drop(permit);
         self.progress.established.fetch_add(1, Ordering::Relaxed);
 

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bgp_wire::Prefix;
-use fib::{Fib, FibConfig, FibNextHop, FibRoute, KernelState, Op};
+use fib::{Fib, FibConfig, FibNextHop, FibRoute, KernelState, Op, Reach};
 use futures_util::StreamExt;
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::MulticastGroup;
@@ -34,8 +34,12 @@ pub(super) struct FibState {
     statics: std::collections::HashMap<Prefix, Vec<FibNextHop>>,
     /// Static route changes waiting for the writer.
     pending: Vec<Op>,
+    /// The kernel's state, and the routes we installed (`own`).
     kernel: Rc<RefCell<KernelState>>,
-    installed: HashSet<Prefix>,
+    /// Next hops whose resolution a change of our own routes may change (see
+    /// [`Reach::follows_own_routes`]), and unreachable ones: when one of our routes that
+    /// covers one of them changes, every path is decided and resolved again.
+    watch: Rc<RefCell<Watch>>,
     stale: HashSet<Prefix>,
     stale_deadline: Instant,
     kernel_dirty: bool,
@@ -114,8 +118,39 @@ pub(super) async fn start(
     })
 }
 
-/// Next-hop reachability and cost from the kernel's state.
-pub(super) struct KernelResolver(pub(super) Rc<RefCell<KernelState>>);
+/// Next hops to watch, with every prefix that covers one of them: whether a route of ours
+/// covers a watched next hop is one lookup, however many there are.
+#[derive(Debug, Default)]
+pub(super) struct Watch {
+    addrs: HashSet<IpAddr>,
+    covers: HashSet<Prefix>,
+}
+
+impl Watch {
+    fn insert(&mut self, addr: IpAddr) {
+        if self.addrs.insert(addr) {
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            self.covers
+                .extend((0..=max).filter_map(|len| Prefix::new(addr, len)));
+        }
+    }
+
+    fn covered_by(&self, prefix: Prefix) -> bool {
+        self.covers.contains(&prefix)
+    }
+
+    fn clear(&mut self) {
+        self.addrs.clear();
+        self.covers.clear();
+    }
+}
+
+/// Next-hop reachability and cost from the kernel's state (and our own routes, for next
+/// hops the kernel's routes do not reach).
+pub(super) struct KernelResolver {
+    kernel: Rc<RefCell<KernelState>>,
+    watch: Rc<RefCell<Watch>>,
+}
 
 impl Resolver for KernelResolver {
     fn igp_cost(&self, next_hop: &NextHop) -> Option<u32> {
@@ -124,7 +159,12 @@ impl Resolver for KernelResolver {
             // Reached through the session's interface, which is up while the session is.
             return Some(0);
         }
-        self.0.borrow().resolve(addr, None).map(|r| r.metric)
+        let k = self.kernel.borrow();
+        let reach = k.reach(addr, None, None);
+        if reach.is_none_or(|r| r.follows_own_routes()) {
+            self.watch.borrow_mut().insert(addr);
+        }
+        reach.map(|r| r.metric())
     }
 }
 
@@ -141,7 +181,7 @@ impl FibState {
             statics: Default::default(),
             pending: Vec::new(),
             kernel,
-            installed: HashSet::new(),
+            watch: Rc::default(),
             stale: start.own.iter().copied().collect(),
             stale_deadline: Instant::now() + STALE_GRACE,
             kernel_dirty: false,
@@ -153,15 +193,37 @@ impl FibState {
         self.kernel.clone()
     }
 
+    /// The speaker's resolver, reading the same state.
+    pub(super) fn resolver(&self) -> KernelResolver {
+        KernelResolver {
+            kernel: self.kernel.clone(),
+            watch: self.watch.clone(),
+        }
+    }
+
+    /// Records that `prefix`, one of our routes, changed: if it covers a watched next hop,
+    /// every path is decided and resolved again at the next tick.
+    fn own_changed(&mut self, prefix: Prefix) {
+        if self.watch.borrow().covered_by(prefix) {
+            self.kernel_dirty = true;
+        }
+    }
+
     /// The subnets of the interfaces (for `redistribute connected`).
     pub(super) fn connected(&self) -> Vec<Prefix> {
         self.kernel.borrow().connected()
     }
 
-    /// The kernel next hops of a change, resolved now.
-    fn resolve(&self, hops: &[crate::speaker::FibHop]) -> Vec<FibNextHop> {
+    /// The kernel next hops of a change of `prefix`, resolved now, with the cost and depth
+    /// of the first one's resolution (see [`KernelState::reach`]).
+    fn resolve(
+        &self,
+        prefix: Prefix,
+        hops: &[crate::speaker::FibHop],
+    ) -> (Vec<FibNextHop>, u32, u8) {
         let k = self.kernel.borrow();
         let mut out: Vec<FibNextHop> = Vec::new();
+        let (mut metric, mut depth) = (None, 0);
         for h in hops {
             let addr = h.next_hop.addr();
             let via_link = h
@@ -169,24 +231,34 @@ impl FibState {
                 .and_then(|l| k.addrs.iter().find(|a| a.addr == l.ip()).map(|a| a.index));
             // A link-local next hop (also the link-local part of a 32-octet one when the
             // global address is not reachable) goes through the session's interface.
-            let resolved = k.resolve(addr, via_link).or_else(|| match h.next_hop {
+            let me = Some(prefix);
+            let reach = k.reach(addr, via_link, me).or_else(|| match h.next_hop {
                 NextHop::V6 {
                     link_local: Some(ll),
                     ..
-                } => k.resolve(IpAddr::V6(ll), via_link),
+                } => k.reach(IpAddr::V6(ll), via_link, me),
                 _ => None,
             });
-            if let Some(r) = resolved {
-                let nh = FibNextHop {
-                    gateway: r.gateway,
-                    ifindex: r.ifindex,
-                };
+            if reach.is_none_or(|r| r.follows_own_routes()) {
+                self.watch.borrow_mut().insert(addr);
+            }
+            let Some(reach) = reach else { continue };
+            metric.get_or_insert(reach.metric());
+            depth = depth.max(reach.depth());
+            let mut add = |nh: FibNextHop| {
                 if !out.contains(&nh) {
                     out.push(nh);
                 }
+            };
+            match reach {
+                Reach::Kernel { resolved: r, .. } => add(FibNextHop {
+                    gateway: r.gateway,
+                    ifindex: r.ifindex,
+                }),
+                Reach::Own(o) => o.hops.iter().copied().for_each(add),
             }
         }
-        out
+        (out, metric.unwrap_or(0), depth)
     }
 }
 
@@ -210,24 +282,33 @@ impl Actor {
             }
             match c {
                 FibChange::Install(prefix, hops) => {
-                    let nexthops = if connected.contains(&prefix) {
-                        Vec::new()
+                    let (nexthops, metric, depth) = if connected.contains(&prefix) {
+                        (Vec::new(), 0, 0)
                     } else {
-                        f.resolve(&hops)
+                        f.resolve(prefix, &hops)
                     };
                     if nexthops.is_empty() {
-                        if f.installed.remove(&prefix) {
+                        if f.kernel.borrow_mut().own.remove(prefix) {
                             ops.push(Op::Delete(prefix));
+                            f.own_changed(prefix);
                         }
                     } else {
-                        f.installed.insert(prefix);
+                        let changed = f
+                            .kernel
+                            .borrow_mut()
+                            .own
+                            .insert(prefix, &nexthops, metric, depth);
+                        if changed {
+                            f.own_changed(prefix);
+                        }
                         f.stale.remove(&prefix);
                         ops.push(Op::Replace(FibRoute { prefix, nexthops }));
                     }
                 }
                 FibChange::Remove(prefix) => {
-                    if f.installed.remove(&prefix) {
+                    if f.kernel.borrow_mut().own.remove(prefix) {
                         ops.push(Op::Delete(prefix));
+                        f.own_changed(prefix);
                     }
                 }
             }
@@ -276,11 +357,12 @@ impl Actor {
                 }
             }
         }
-        let mut changed = false;
+        let mut changed = Vec::new();
         for p in f.statics.keys() {
             if !want.contains_key(p) {
                 f.pending.push(Op::Delete(*p));
-                changed = true;
+                f.kernel.borrow_mut().own.remove(*p);
+                changed.push(*p);
             }
         }
         for (p, hops) in &want {
@@ -289,11 +371,22 @@ impl Actor {
                     prefix: *p,
                     nexthops: hops.clone(),
                 }));
-                f.installed.remove(p);
+                // A static route with a gateway resolves BGP next hops (a blackhole
+                // does not).
+                let mut k = f.kernel.borrow_mut();
+                if hops.is_empty() {
+                    k.own.remove(*p);
+                } else {
+                    k.own.insert(*p, hops, 0, 0);
+                }
                 f.stale.remove(p);
-                changed = true;
+                changed.push(*p);
             }
         }
+        for p in &changed {
+            f.own_changed(*p);
+        }
+        let changed = !changed.is_empty();
         f.statics = want;
         if changed {
             // A prefix no longer static may get its BGP route back.
@@ -316,6 +409,8 @@ impl Actor {
         let Some(f) = self.fib.as_mut() else { return };
         if f.kernel_dirty {
             f.kernel_dirty = false;
+            // Deciding every path again records the next hops to watch afresh.
+            f.watch.borrow_mut().clear();
             if f.write {
                 self.speaker.redecide_all();
                 self.speaker.resync_fib();
@@ -339,5 +434,33 @@ impl Actor {
                 f.busy = true;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_watched_next_hop_is_covered_by_every_prefix_holding_it_and_no_other() {
+        let mut w = Watch::default();
+        let p = |s: &str| s.parse::<Prefix>().unwrap();
+        assert!(!w.covered_by(p("0.0.0.0/0")));
+        w.insert("10.77.0.1".parse().unwrap());
+        w.insert("2001:db8::1".parse().unwrap());
+        for covering in [
+            "10.77.0.0/24",
+            "10.77.0.1/32",
+            "0.0.0.0/0",
+            "2001:db8::/32",
+            "::/0",
+        ] {
+            assert!(w.covered_by(p(covering)), "{covering}");
+        }
+        for other in ["10.77.1.0/24", "10.77.0.2/32", "2001:db9::/32"] {
+            assert!(!w.covered_by(p(other)), "{other}");
+        }
+        w.clear();
+        assert!(!w.covered_by(p("10.77.0.0/24")));
     }
 }

@@ -325,11 +325,12 @@ impl Actor {
             .map(|_| Instant::now() + Duration::from_secs(gr.restart_time.into()));
         let fib = fib_start.map(|start| {
             let state = std::rc::Rc::new(std::cell::RefCell::new(start.kernel.clone()));
+            let fib = kernel::FibState::new(&start, state);
             if start.write {
-                speaker.set_resolver(Box::new(kernel::KernelResolver(state.clone())));
+                speaker.set_resolver(Box::new(fib.resolver()));
                 speaker.enable_fib_feed();
             }
-            kernel::FibState::new(&start, state)
+            fib
         });
         let mut a = Actor {
             cfg: cfg.clone(),

@@ -14,8 +14,18 @@ use super::Actor;
 use crate::rib::table::PeerId;
 use crate::speaker::Fill;
 
-/// Bytes handed to a session per round; the next round starts when they are written.
+/// Most bytes handed to a session per round; the next round starts when they are written.
 pub(super) const FILL_BUDGET: usize = 256 * 1024;
+/// Fewest bytes handed to a session per round (a few full-size UPDATEs).
+const FILL_MIN: usize = 16 * 1024;
+/// Bytes in flight to all sessions together: with many sessions each round is smaller, so
+/// that a route reflector feeding 5,000 clients holds tens of MB of output, not 1.3 GB.
+const FILL_TOTAL: usize = 32 * 1024 * 1024;
+
+/// The round size for one of `sessions` sessions.
+pub(super) fn fill_budget(sessions: usize) -> usize {
+    (FILL_TOTAL / sessions.max(1)).clamp(FILL_MIN, FILL_BUDGET)
+}
 
 /// The MRAI interval jittered by a factor between 0.75 and 1 (RFC 4271 §10); `draw` is in
 /// [0, 1).
@@ -38,6 +48,7 @@ impl Actor {
             .filter(|(_, p)| p.credit)
             .map(|(id, _)| *id)
             .collect();
+        let budget = fill_budget(self.peers.len());
         for id in ids {
             if !mrai.is_zero() {
                 let due = self
@@ -53,8 +64,8 @@ impl Actor {
             if !self.speaker.has_pending(id) {
                 continue;
             }
-            let mut buf = Vec::with_capacity(FILL_BUDGET + 4096);
-            let _more: Fill = self.speaker.fill(id, FILL_BUDGET, &mut buf);
+            let mut buf = Vec::with_capacity(budget + 4096);
+            let _more: Fill = self.speaker.fill(id, budget, &mut buf);
             if buf.is_empty() {
                 continue;
             }
@@ -110,6 +121,16 @@ impl Actor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounds_shrink_with_the_number_of_sessions_between_16_and_256_kib() {
+        assert_eq!(fill_budget(0), FILL_BUDGET);
+        assert_eq!(fill_budget(2), FILL_BUDGET);
+        assert_eq!(fill_budget(128), FILL_BUDGET);
+        assert_eq!(fill_budget(512), 64 * 1024);
+        assert_eq!(fill_budget(5000), FILL_MIN);
+        assert!(fill_budget(5000) * 5000 <= 80 * 1024 * 1024);
+    }
 
     #[test]
     fn the_mrai_is_jittered_between_three_quarters_and_all_of_it() {

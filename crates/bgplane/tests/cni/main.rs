@@ -3,11 +3,14 @@
 //! namespaces made by the test. A "node" namespace stands in for the host (the plugin runs
 //! inside it through `ip netns exec`); each pod is a namespace of its own.
 //!
-//! Needs root (network namespaces); prints `SKIPPED <test>: <why>` and passes otherwise.
+//! Needs root (network namespaces); prints `SKIPPED <test>: <why>` and passes otherwise
+//! (fails under `BGPLANE_TEST_REQUIRE_ALL=1`).
 //! Every namespace is named `bgc-<pid>-...` and removed by a guard, also when a test fails.
 
 mod datapath;
 mod lifecycle;
+#[path = "../skip/mod.rs"]
+mod skip;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -18,7 +21,7 @@ use serde_json::{json, Value};
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_bgplane");
 
 fn say_skipped(test: &str, why: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+    skip::skipped(&format!("SKIPPED {test}: {why}"));
 }
 
 /// Why the namespace tests cannot run here, if they cannot.

@@ -6,62 +6,47 @@ use crate::scenarios::{self, Session};
 const KIND: Kind = Kind::Bird;
 
 #[test]
-fn ebgp_session_comes_up_and_carries_routes_when_bgplane_connects() {
+fn ebgp_session_carries_routes_withdrawals_refreshes_and_notifications_when_bgplane_connects() {
     let s = Session {
         internal: false,
         bgplane_connects: true,
         md5: false,
         gtsm: false,
     };
-    scenarios::session_comes_up_and_carries_routes("bird-eb", KIND, s);
+    scenarios::session_carries_routes_withdrawals_refreshes_and_notifications("bird-eb", KIND, s);
 }
 
 #[test]
-fn ebgp_session_comes_up_and_carries_routes_when_bird_connects() {
+fn ebgp_session_carries_routes_withdrawals_refreshes_and_notifications_when_bird_connects() {
     let s = Session {
         internal: false,
         bgplane_connects: false,
         md5: false,
         gtsm: false,
     };
-    scenarios::session_comes_up_and_carries_routes("bird-ed", KIND, s);
+    scenarios::session_carries_routes_withdrawals_refreshes_and_notifications("bird-ed", KIND, s);
 }
 
 #[test]
-fn ibgp_session_comes_up_and_carries_routes_when_bgplane_connects() {
+fn ibgp_session_carries_routes_withdrawals_refreshes_and_notifications_when_bgplane_connects() {
     let s = Session {
         internal: true,
         bgplane_connects: true,
         md5: false,
         gtsm: false,
     };
-    scenarios::session_comes_up_and_carries_routes("bird-ib", KIND, s);
+    scenarios::session_carries_routes_withdrawals_refreshes_and_notifications("bird-ib", KIND, s);
 }
 
 #[test]
-fn ibgp_session_comes_up_and_carries_routes_when_bird_connects() {
+fn ibgp_session_carries_routes_withdrawals_refreshes_and_notifications_when_bird_connects() {
     let s = Session {
         internal: true,
         bgplane_connects: false,
         md5: false,
         gtsm: false,
     };
-    scenarios::session_comes_up_and_carries_routes("bird-id", KIND, s);
-}
-
-#[test]
-fn withdrawals_arrive_both_ways() {
-    scenarios::withdrawals_arrive_both_ways("bird-wd", KIND);
-}
-
-#[test]
-fn route_refresh_resends_routes_both_ways() {
-    scenarios::route_refresh_works_both_ways("bird-rr", KIND);
-}
-
-#[test]
-fn shutdown_messages_show_on_both_sides() {
-    scenarios::shutdown_messages_show_on_both_sides("bird-sd", KIND);
+    scenarios::session_carries_routes_withdrawals_refreshes_and_notifications("bird-id", KIND, s);
 }
 
 #[test]

@@ -6,62 +6,47 @@ use crate::scenarios::{self, Session};
 const KIND: Kind = Kind::Gobgp;
 
 #[test]
-fn ebgp_session_comes_up_and_carries_routes_when_bgplane_connects() {
+fn ebgp_session_carries_routes_withdrawals_refreshes_and_notifications_when_bgplane_connects() {
     let s = Session {
         internal: false,
         bgplane_connects: true,
         md5: false,
         gtsm: false,
     };
-    scenarios::session_comes_up_and_carries_routes("gob-eb", KIND, s);
+    scenarios::session_carries_routes_withdrawals_refreshes_and_notifications("gob-eb", KIND, s);
 }
 
 #[test]
-fn ebgp_session_comes_up_and_carries_routes_when_gobgp_connects() {
+fn ebgp_session_carries_routes_withdrawals_refreshes_and_notifications_when_gobgp_connects() {
     let s = Session {
         internal: false,
         bgplane_connects: false,
         md5: false,
         gtsm: false,
     };
-    scenarios::session_comes_up_and_carries_routes("gob-ed", KIND, s);
+    scenarios::session_carries_routes_withdrawals_refreshes_and_notifications("gob-ed", KIND, s);
 }
 
 #[test]
-fn ibgp_session_comes_up_and_carries_routes_when_bgplane_connects() {
+fn ibgp_session_carries_routes_withdrawals_refreshes_and_notifications_when_bgplane_connects() {
     let s = Session {
         internal: true,
         bgplane_connects: true,
         md5: false,
         gtsm: false,
     };
-    scenarios::session_comes_up_and_carries_routes("gob-ib", KIND, s);
+    scenarios::session_carries_routes_withdrawals_refreshes_and_notifications("gob-ib", KIND, s);
 }
 
 #[test]
-fn ibgp_session_comes_up_and_carries_routes_when_gobgp_connects() {
+fn ibgp_session_carries_routes_withdrawals_refreshes_and_notifications_when_gobgp_connects() {
     let s = Session {
         internal: true,
         bgplane_connects: false,
         md5: false,
         gtsm: false,
     };
-    scenarios::session_comes_up_and_carries_routes("gob-id", KIND, s);
-}
-
-#[test]
-fn withdrawals_arrive_both_ways() {
-    scenarios::withdrawals_arrive_both_ways("gob-wd", KIND);
-}
-
-#[test]
-fn route_refresh_resends_routes_both_ways() {
-    scenarios::route_refresh_works_both_ways("gob-rr", KIND);
-}
-
-#[test]
-fn shutdown_messages_show_on_both_sides() {
-    scenarios::shutdown_messages_show_on_both_sides("gob-sd", KIND);
+    scenarios::session_carries_routes_withdrawals_refreshes_and_notifications("gob-id", KIND, s);
 }
 
 #[test]

@@ -6,62 +6,47 @@ use crate::scenarios::{self, Session};
 const KIND: Kind = Kind::Openbgpd;
 
 #[test]
-fn ebgp_session_comes_up_and_carries_routes_when_bgplane_connects() {
+fn ebgp_session_carries_routes_withdrawals_refreshes_and_notifications_when_bgplane_connects() {
     let s = Session {
         internal: false,
         bgplane_connects: true,
         md5: false,
         gtsm: false,
     };
-    scenarios::session_comes_up_and_carries_routes("obgp-eb", KIND, s);
+    scenarios::session_carries_routes_withdrawals_refreshes_and_notifications("obgp-eb", KIND, s);
 }
 
 #[test]
-fn ebgp_session_comes_up_and_carries_routes_when_openbgpd_connects() {
+fn ebgp_session_carries_routes_withdrawals_refreshes_and_notifications_when_openbgpd_connects() {
     let s = Session {
         internal: false,
         bgplane_connects: false,
         md5: false,
         gtsm: false,
     };
-    scenarios::session_comes_up_and_carries_routes("obgp-ed", KIND, s);
+    scenarios::session_carries_routes_withdrawals_refreshes_and_notifications("obgp-ed", KIND, s);
 }
 
 #[test]
-fn ibgp_session_comes_up_and_carries_routes_when_bgplane_connects() {
+fn ibgp_session_carries_routes_withdrawals_refreshes_and_notifications_when_bgplane_connects() {
     let s = Session {
         internal: true,
         bgplane_connects: true,
         md5: false,
         gtsm: false,
     };
-    scenarios::session_comes_up_and_carries_routes("obgp-ib", KIND, s);
+    scenarios::session_carries_routes_withdrawals_refreshes_and_notifications("obgp-ib", KIND, s);
 }
 
 #[test]
-fn ibgp_session_comes_up_and_carries_routes_when_openbgpd_connects() {
+fn ibgp_session_carries_routes_withdrawals_refreshes_and_notifications_when_openbgpd_connects() {
     let s = Session {
         internal: true,
         bgplane_connects: false,
         md5: false,
         gtsm: false,
     };
-    scenarios::session_comes_up_and_carries_routes("obgp-id", KIND, s);
-}
-
-#[test]
-fn withdrawals_arrive_both_ways() {
-    scenarios::withdrawals_arrive_both_ways("obgp-wd", KIND);
-}
-
-#[test]
-fn route_refresh_resends_routes_both_ways() {
-    scenarios::route_refresh_works_both_ways("obgp-rr", KIND);
-}
-
-#[test]
-fn shutdown_messages_show_on_both_sides() {
-    scenarios::shutdown_messages_show_on_both_sides("obgp-sd", KIND);
+    scenarios::session_carries_routes_withdrawals_refreshes_and_notifications("obgp-id", KIND, s);
 }
 
 #[test]

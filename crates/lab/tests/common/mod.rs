@@ -30,10 +30,15 @@ pub fn skip(test: &str, need_frr: bool) -> bool {
 }
 
 /// Prints a skip message past libtest's output capture (which only catches `print!`), so
-/// it shows in CI logs.
+/// it shows in CI logs; under `BGPLANE_TEST_REQUIRE_ALL=1` (every test must really run)
+/// panics with it instead.
 pub fn say_skipped(test: &str, why: &str) {
+    let message = format!("SKIPPED {test}: {why}");
+    if std::env::var_os("BGPLANE_TEST_REQUIRE_ALL").is_some_and(|v| v == "1") {
+        panic!("{message}");
+    }
     use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+    let _ = writeln!(std::io::stderr(), "{message}");
 }
 
 /// The examples directory.

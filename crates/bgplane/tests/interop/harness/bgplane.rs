@@ -306,18 +306,6 @@ impl Bgplane {
             .map(str::to_string))
     }
 
-    /// A counter of the summary row of `addr` (`msg_received`, `msg_sent`, ...).
-    pub(crate) fn summary_counter(&self, addr: IpAddr, key: &str) -> Result<u64, String> {
-        let s = self.json(&["show", "bgp", "summary"])?;
-        let row = s["neighbors"]
-            .as_array()
-            .and_then(|rows| rows.iter().find(|r| r["neighbor"] == addr.to_string()))
-            .ok_or_else(|| format!("no summary row for {addr}: {s}"))?;
-        row[key]
-            .as_u64()
-            .ok_or_else(|| format!("no counter {key} in {row}"))
-    }
-
     /// The summary row of the neighbor `addr`.
     pub(crate) fn summary_row(&self, addr: IpAddr) -> Result<Value, String> {
         let s = self.json(&["show", "bgp", "summary"])?;

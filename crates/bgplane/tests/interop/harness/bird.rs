@@ -66,7 +66,8 @@ fn config(spec: &DaemonSpec) -> String {
     }
     c += &format!(
         "protocol bgp {PROTO} {{\n  local {}as {};\n  neighbor {} as {};\n  \
-         hold time {};\n  connect retry time 1;\n  error wait time 1, 5;\n{}{direct}  \
+         hold time {};\n  connect delay time 1;\n  connect retry time 1;\n  \
+         error wait time 1, 5;\n{}{direct}  \
          ipv4 {{ import all; export where source = RTS_STATIC;{enh} }};\n  \
          ipv6 {{ import all; export where source = RTS_STATIC; }};\n}}\n",
         local,

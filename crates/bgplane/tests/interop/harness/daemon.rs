@@ -236,8 +236,14 @@ pub(crate) trait Daemon {
     }
 
     /// Asks `peer` to resend its routes (soft reset in, ROUTE-REFRESH). `false` when the
-    /// daemon cannot send a ROUTE-REFRESH on demand.
+    /// daemon sent no ROUTE-REFRESH for it (GoBGP 3.10).
     fn soft_in(&mut self, peer: IpAddr) -> bool;
+
+    /// Has the daemon connect to `peer` again now, after `peer` ended the session with a
+    /// NOTIFICATION, where it would otherwise first wait out a long idle hold (OpenBGPD
+    /// 7.7: 30 s); what an operator does when the peer's maintenance is over. Most daemons
+    /// reconnect on their own within seconds and need nothing.
+    fn reconnect(&mut self, _peer: IpAddr) {}
 
     /// Resets the session with `peer` (a hard reset: NOTIFICATION Cease, reconnect).
     fn hard_reset(&mut self, peer: IpAddr);

@@ -224,9 +224,29 @@ impl Daemon for Gobgp {
         )
     }
 
-    fn soft_in(&mut self, _peer: IpAddr) -> bool {
-        // GoBGP 3.10's `neighbor ADDR softresetin` re-applies the import policy to its own
-        // Adj-RIB-In and sends no ROUTE-REFRESH (nor does any other gobgp command).
+    fn soft_in(&mut self, peer: IpAddr) -> bool {
+        // GoBGP 3.10's `neighbor ADDR softresetin` (like `softreset`) re-runs the import
+        // policy over the Adj-RIB-In it always keeps (server.go softResetIn) and sends no
+        // ROUTE-REFRESH: a capture shows none and its own sent-refresh counter stays 0; no
+        // other gobgp command sends one. Run it anyway and report what GoBGP counted, so a
+        // GoBGP that does send one gets its half tested.
+        let sent = |g: &Gobgp| -> u64 {
+            g.neighbor(peer).map_or(0, |n| {
+                n["state"]["messages"]["sent"]["refresh"]
+                    .as_u64()
+                    .unwrap_or(0)
+            })
+        };
+        let before = sent(self);
+        self.gobgp(&["neighbor", &peer.to_string(), "softresetin"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_millis(500) {
+            if sent(self) > before {
+                return true;
+            }
+            std::thread::sleep(super::POLL);
+        }
         false
     }
 

@@ -13,6 +13,8 @@ pub(crate) mod openbgpd;
 pub(crate) mod peer;
 pub(crate) mod process;
 pub(crate) mod scripted;
+#[path = "../../skip/mod.rs"]
+pub(crate) mod skip;
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -126,8 +128,13 @@ fn missing(needs: &[Need]) -> Option<String> {
 }
 
 /// Prints a line past libtest's output capture (which only catches the print macros), so
-/// that skips and daemon quirks show in CI logs.
+/// that skips and daemon quirks show in CI logs. A line starting with `SKIPPED ` is a skip:
+/// a failure under `BGPLANE_TEST_REQUIRE_ALL=1` ([`skip::skipped`]).
 pub(crate) fn say(line: &str) {
+    if line.starts_with("SKIPPED ") {
+        skip::skipped(line);
+        return;
+    }
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "{line}");
 }

@@ -216,7 +216,11 @@ impl Daemon for Openbgpd {
 
     fn refresh_ignored(&mut self, peer: IpAddr) -> Option<String> {
         // OpenBGPD 7.7's RDE drops every ROUTE-REFRESH request, from any peer (FRR and
-        // BIRD too, see docs/GOLDEN.md): "route refresh: AID IPv4 unicast not negotiated".
+        // BIRD too, see docs/GOLDEN.md; another OpenBGPD 7.7 as well), logging "route
+        // refresh: AID IPv4 unicast not negotiated" while `bgpctl show neighbor` lists
+        // IPv4 and IPv6 unicast as negotiated and counts the request; the configuration
+        // makes no difference (with or without `announce IPv4/IPv6 unicast` or
+        // `announce restart no`). Its own `bgpctl neighbor ADDR refresh` does work.
         let log = std::fs::read_to_string(&self.log).ok()?;
         let needle = format!("neighbor {peer}");
         log.lines()
@@ -230,6 +234,13 @@ impl Daemon for Openbgpd {
         self.bgpctl(&["neighbor", &peer.to_string(), "refresh"])
             .unwrap_or_else(|e| panic!("{e}"));
         true
+    }
+
+    fn reconnect(&mut self, peer: IpAddr) {
+        // After a NOTIFICATION OpenBGPD 7.7 stays Idle for its initial idle hold of 30 s
+        // before connecting again; `neighbor up` starts the session at once.
+        self.bgpctl(&["neighbor", &peer.to_string(), "up"])
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     fn hard_reset(&mut self, peer: IpAddr) {
