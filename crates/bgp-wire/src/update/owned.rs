@@ -254,7 +254,9 @@ impl PathAttribute {
         let start = out.len();
         let ext = self.flags & flags::EXTENDED_LENGTH != 0;
         let hdr = if ext { 4 } else { 3 };
-        out.extend_from_slice(&[self.flags, self.value.type_code(), 0, 0][..hdr]);
+        // A fixed-size append (then a truncate) is one store; a variable one a memmove call.
+        out.extend_from_slice(&[self.flags, self.value.type_code(), 0, 0]);
+        out.truncate(start + hdr);
         self.value.encode_value(ctx, out);
         let len = out.len() - start - hdr;
         if !ext && len > 255 {
