@@ -295,11 +295,11 @@ pub fn self_next_hop(family: Family, key: &GroupKey) -> Option<NextHop> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use bgp_wire::{AsPath, Origin};
 
-    fn key(external: bool) -> GroupKey {
+    pub(crate) fn key(external: bool) -> GroupKey {
         GroupKey {
             external,
             local_asn: 65000,

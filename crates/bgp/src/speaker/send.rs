@@ -194,7 +194,14 @@ impl Speaker {
             }
             sent += batch.flush(&packer, out);
             if let Some((g, _)) = self.cursor(id) {
-                self.trim_group(g);
+                let due = self
+                    .groups
+                    .get_mut(g)
+                    .and_then(|x| x.as_mut())
+                    .is_some_and(|grp| grp.trim_due());
+                if due {
+                    self.trim_group(g);
+                }
             }
         }
         if let Some(p) = self.peer_mut(id) {
