@@ -1,10 +1,26 @@
-//! ATTR_SET (RFC 6368) validation for RFC 7606 §7.16: a malformed ATTR_SET makes its
-//! UPDATE treat-as-withdraw. RFC 6368 §5 calls it malformed when it is shorter than its
+//! Checks of optional attributes the codec keeps as bytes but RFC 7606 gives rules for:
+//! Traffic Engineering (§7.13) and ATTR_SET (§7.16). A malformed one makes its UPDATE
+//! treat-as-withdraw. RFC 6368 §5 calls an ATTR_SET malformed when it is shorter than its
 //! 4-octet Origin AS, carries MP_REACH_NLRI or MP_UNREACH_NLRI, or carries attributes that
 //! are malformed themselves.
 
 use super::attr::{code, flags};
-use super::error::AttrSetError;
+use super::error::{AttrSetError, IssueKind};
+
+/// What is wrong with the value of an attribute the codec does not interpret, if RFC 7606
+/// has a rule for it (the caller applies treat-as-withdraw).
+pub(crate) fn other_attribute_issue(t: u8, value: &[u8]) -> Option<IssueKind> {
+    match t {
+        // RFC 5543 §3: switching capability, encoding, reserved, and eight 4-octet maximum
+        // LSP bandwidths come first (36 octets); RFC 7606 §7.13.
+        code::TRAFFIC_ENGINEERING => {
+            (value.len() < 36).then_some(IssueKind::Length(value.len() as u16))
+        }
+        // RFC 7606 §7.16 (RFC 6368 §5).
+        code::ATTR_SET => check(value).err().map(IssueKind::MalformedAttrSet),
+        _ => None,
+    }
+}
 
 /// How deep ATTR_SETs may nest before the value is refused (bounds the recursion).
 const MAX_DEPTH: usize = 4;

@@ -257,18 +257,7 @@ impl<'a> Update<'a> {
                 return self.bad_flags(fl, t, start, end);
             }
         }
-        let problem = match t {
-            // RFC 5543 §3: switching capability, encoding, reserved, and eight 4-octet
-            // maximum LSP bandwidths come first; RFC 7606 §7.13: treat-as-withdraw.
-            code::TRAFFIC_ENGINEERING => {
-                (value.len() < 36).then_some(IssueKind::Length(value.len() as u16))
-            }
-            // RFC 7606 §7.16 (RFC 6368 §5): treat-as-withdraw.
-            code::ATTR_SET => super::attrset::check(value)
-                .err()
-                .map(IssueKind::MalformedAttrSet),
-            _ => None,
-        };
+        let problem = super::attrset::other_attribute_issue(t, value);
         if let Some(kind) = problem {
             self.issue(t, kind, Action::TreatAsWithdraw, start, end);
         }
