@@ -190,26 +190,12 @@ impl Dut {
             Ok(path)
         };
         let args = match self {
-            Dut::Bgplane => vec![
-                "router".into(),
-                "--asn".into(),
-                DUT_AS.to_string(),
-                "--router-id".into(),
-                addr::DUT_ID.to_string(),
-                "--listen".into(),
-                addr::DUT_INJ.to_string(),
-                "--listen".into(),
-                addr::DUT_MON.to_string(),
-                "--neighbor".into(),
-                format!("{},{INJ_AS}", addr::INJ),
-                "--neighbor".into(),
-                format!("{},{MON_AS}", addr::MON),
-                "--no-fib".into(),
-                // The API socket defaults to /run/bgplane/router.sock, a host path shared
-                // by every namespace: keep it in the run's directory.
-                "--socket".into(),
-                s(&dir.join("bgplane.sock")),
-            ],
+            Dut::Bgplane => bgplane_args(
+                &[addr::DUT_INJ, addr::DUT_MON],
+                &[(addr::INJ, INJ_AS), (addr::MON, MON_AS)],
+                false,
+                dir,
+            ),
             Dut::Bird => {
                 let conf = write("bird.conf", bird_conf())?;
                 self.check(&bin, &["-p", "-c", &s(&conf)], &conf)?;
@@ -289,6 +275,38 @@ impl Dut {
             .to_string(),
         })
     }
+}
+
+/// `bgplane router` in its quick form (AS 65000, router id 10.99.0.1): `listen` addresses,
+/// `(address, AS)` neighbors, the kernel FIB on only with `fib`. The API socket defaults
+/// to /run/bgplane/router.sock, a host path shared by every namespace: it is kept in `dir`.
+pub fn bgplane_args(
+    listen: &[Ipv4Addr],
+    neighbors: &[(Ipv4Addr, u32)],
+    fib: bool,
+    dir: &Path,
+) -> Vec<String> {
+    let mut a = vec![
+        "router".to_string(),
+        "--asn".into(),
+        DUT_AS.to_string(),
+        "--router-id".into(),
+        addr::DUT_ID.to_string(),
+    ];
+    for l in listen {
+        a.extend(["--listen".into(), l.to_string()]);
+    }
+    for (n, asn) in neighbors {
+        a.extend(["--neighbor".into(), format!("{n},{asn}")]);
+    }
+    if !fib {
+        a.push("--no-fib".into());
+    }
+    a.extend([
+        "--socket".into(),
+        dir.join("bgplane.sock").display().to_string(),
+    ]);
+    a
 }
 
 /// BIRD's arguments: foreground, the configuration, control socket and pid file in `dir`.
@@ -431,6 +449,29 @@ pub fn gobgp_conf() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bgplane_dut_runs_the_documented_quick_form() {
+        let args = bgplane_args(
+            &[addr::DUT_INJ, addr::DUT_MON],
+            &[(addr::INJ, INJ_AS), (addr::MON, MON_AS)],
+            false,
+            Path::new("/tmp/x"),
+        );
+        assert_eq!(
+            args.join(" "),
+            "router --asn 65000 --router-id 10.99.0.1 --listen 10.99.1.1 --listen 10.99.2.1 \
+             --neighbor 10.99.1.2,65001 --neighbor 10.99.2.2,65002 --no-fib \
+             --socket /tmp/x/bgplane.sock"
+        );
+        let fib = bgplane_args(
+            &[addr::DUT_INJ],
+            &[(addr::INJ, INJ_AS)],
+            true,
+            Path::new("/d"),
+        );
+        assert!(!fib.contains(&"--no-fib".to_string()));
+    }
 
     #[test]
     fn configs_name_both_neighbors_and_disable_the_fib() {

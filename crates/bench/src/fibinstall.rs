@@ -233,21 +233,10 @@ struct Watch {
 
 fn prepare(dut: Dut, dir: &Path, bgplane: &Path) -> Result<Launch, String> {
     let bin = dut.check_installed(bgplane).map_err(|e| e.to_string())?;
-    let s = |p: &Path| p.display().to_string();
     let args = match dut {
-        Dut::Bgplane => vec![
-            "router".into(),
-            "--asn".into(),
-            DUT_AS.to_string(),
-            "--router-id".into(),
-            addr::DUT_ID.to_string(),
-            "--listen".into(),
-            addr::DUT_INJ.to_string(),
-            "--neighbor".into(),
-            format!("{},{INJ_AS}", addr::INJ),
-            "--socket".into(),
-            s(&dir.join("bgplane.sock")),
-        ],
+        Dut::Bgplane => {
+            crate::dut::bgplane_args(&[addr::DUT_INJ], &[(addr::INJ, INJ_AS)], true, dir)
+        }
         Dut::Bird => {
             let conf = dir.join("bird.conf");
             std::fs::write(&conf, bird_conf())

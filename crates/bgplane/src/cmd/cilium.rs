@@ -135,16 +135,15 @@ fn peers(neighbors: &Value) -> Value {
 fn routes(socket: &std::path::Path, table: Table, afi: &str) -> anyhow::Result<Value> {
     let summary = call(socket, &Request::Summary)?;
     let asn = summary.get("asn").cloned().unwrap_or(Value::Null);
-    let local = call(
-        socket,
-        &Request::Routes {
-            prefix: None,
-            longer: false,
-            family: Some(afi.into()),
-            received_from: None,
-            advertised_to: None,
-        },
-    )?;
+    // Every route of the family, or what was sent to one neighbor.
+    let request = |advertised_to| Request::Routes {
+        prefix: None,
+        longer: false,
+        family: Some(afi.into()),
+        received_from: None,
+        advertised_to,
+    };
+    let local = call(socket, &request(None))?;
     match table {
         Table::Available => Ok(available(&asn, afi, &local)),
         Table::Advertised => {
@@ -155,16 +154,7 @@ fn routes(socket: &std::path::Path, table: Table, afi: &str) -> anyhow::Result<V
                     continue;
                 };
                 let Ok(ip) = addr.parse() else { continue };
-                let adv = call(
-                    socket,
-                    &Request::Routes {
-                        prefix: None,
-                        longer: false,
-                        family: Some(afi.into()),
-                        received_from: None,
-                        advertised_to: Some(ip),
-                    },
-                )?;
+                let adv = call(socket, &request(Some(ip)))?;
                 sent.push((addr.to_string(), adv));
             }
             Ok(advertised(&asn, afi, &sent, &local))

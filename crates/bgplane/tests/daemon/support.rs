@@ -3,15 +3,15 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bgp_wire::Open;
 use serde_json::Value;
 
+use crate::harness::bgplane::{cli_at, json_at, neighbor_of};
 use crate::harness::peer::{self, ty, wire, Msg, RawPeer};
 use crate::harness::process::Proc;
-use crate::harness::{bgplane_bin, run, wait_for, write, Lab};
+use crate::harness::{bgplane_bin, wait_for, write, Lab};
 
 /// `bgplane router --config FILE --no-fib` in a namespace; stopped on drop.
 pub(crate) struct Router {
@@ -79,16 +79,12 @@ impl Router {
 
     /// Runs `bgplane ARGS --socket S`.
     pub(crate) fn cli(&self, args: &[&str]) -> Result<String, String> {
-        run(Command::new(bgplane_bin())
-            .args(args)
-            .arg("--socket")
-            .arg(&self.socket))
+        cli_at(&self.socket, args)
     }
 
     /// Runs `bgplane ARGS --socket S -o json` and parses the output.
     pub(crate) fn json(&self, args: &[&str]) -> Result<Value, String> {
-        let out = self.cli(&[args, &["-o", "json"]].concat())?;
-        serde_json::from_str(&out).map_err(|e| format!("bgplane {args:?}: bad JSON ({e}): {out}"))
+        json_at(&self.socket, args)
     }
 
     /// `show bgp neighbors ADDR`: the neighbor's object.
@@ -117,14 +113,6 @@ impl Router {
     pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
-}
-
-/// The only element of a `show bgp neighbors ADDR` answer.
-pub(crate) fn neighbor_of(v: Value, addr: IpAddr) -> Result<Value, String> {
-    v.as_array()
-        .and_then(|a| a.first())
-        .cloned()
-        .ok_or_else(|| format!("no neighbor {addr} in {v}"))
 }
 
 /// The address of a listening scripted peer: `addr` port 179 in namespace `ns`.

@@ -239,27 +239,20 @@ impl Bgplane {
 
     /// Runs `bgplane ARGS --socket S` and returns its stdout.
     pub(crate) fn cli(&self, args: &[&str]) -> Result<String, String> {
-        run(Command::new(bgplane_bin())
-            .args(args)
-            .arg("--socket")
-            .arg(&self.socket))
+        cli_at(&self.socket, args)
     }
 
     /// Runs `bgplane ARGS --socket S -o json` and parses the output.
     pub(crate) fn json(&self, args: &[&str]) -> Result<Value, String> {
-        let out = self.cli(&[args, &["-o", "json"]].concat())?;
-        serde_json::from_str(&out).map_err(|e| format!("bgplane {args:?}: bad JSON ({e}): {out}"))
+        json_at(&self.socket, args)
     }
 
     /// `show bgp neighbors ADDR`: the neighbor's JSON object.
     pub(crate) fn neighbor(&self, addr: IpAddr) -> Result<Value, String> {
-        let v = self.json(&["show", "bgp", "neighbors", &addr.to_string()])?;
-        let n = match &v {
-            Value::Array(a) => a.first().cloned(),
-            o @ Value::Object(_) => Some(o.clone()),
-            _ => None,
-        };
-        n.ok_or_else(|| format!("no neighbor {addr} in {v}"))
+        neighbor_of(
+            self.json(&["show", "bgp", "neighbors", &addr.to_string()])?,
+            addr,
+        )
     }
 
     /// The only neighbor (unnumbered sessions have no configured address to ask for).
@@ -417,4 +410,28 @@ impl Bgplane {
     pub(crate) fn assert_running(&mut self) {
         self.proc.assert_running();
     }
+}
+
+/// Runs `bgplane ARGS --socket SOCKET` and returns its stdout.
+pub(crate) fn cli_at(socket: &std::path::Path, args: &[&str]) -> Result<String, String> {
+    run(Command::new(bgplane_bin())
+        .args(args)
+        .arg("--socket")
+        .arg(socket))
+}
+
+/// Runs `bgplane ARGS --socket SOCKET -o json` and parses the output.
+pub(crate) fn json_at(socket: &std::path::Path, args: &[&str]) -> Result<Value, String> {
+    let out = cli_at(socket, &[args, &["-o", "json"]].concat())?;
+    serde_json::from_str(&out).map_err(|e| format!("bgplane {args:?}: bad JSON ({e}): {out}"))
+}
+
+/// The neighbor object of `show bgp neighbors ADDR -o json` (an array of one, or the object).
+pub(crate) fn neighbor_of(v: Value, addr: IpAddr) -> Result<Value, String> {
+    let n = match &v {
+        Value::Array(a) => a.first().cloned(),
+        o @ Value::Object(_) => Some(o.clone()),
+        _ => None,
+    };
+    n.ok_or_else(|| format!("no neighbor {addr} in {v}"))
 }
