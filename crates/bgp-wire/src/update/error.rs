@@ -6,8 +6,8 @@ use std::net::Ipv4Addr;
 use super::aspath::AsPathError;
 use super::attr::type_name;
 use super::mp::MpError;
+use crate::nlri::NlriError;
 use crate::notification::{codes, Notification};
-use crate::prefix::NlriError;
 
 /// Error-handling approaches of RFC 7606 §2, weakest first, so that `max` picks the
 /// strongest one as §3.h requires.

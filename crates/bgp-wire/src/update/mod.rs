@@ -5,6 +5,7 @@ pub mod aspath;
 pub mod attr;
 mod attrset;
 pub mod error;
+mod fastpath;
 pub mod mp;
 pub mod owned;
 pub mod pack;

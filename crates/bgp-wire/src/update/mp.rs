@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::context::SessionContext;
 use crate::family::{Afi, Family, PrefixKind, Safi};
-use crate::prefix::{encode_nlri, validate_nlri, Nlri, NlriError, NlriIter};
+use crate::nlri::{encode_nlri, validate_nlri, Nlri, NlriError, NlriIter};
 
 /// The next hop of an MP_REACH_NLRI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -11,7 +11,7 @@ use super::view::Update;
 use crate::context::SessionContext;
 use crate::family::Family;
 use crate::header::{finish_header, start_header, MessageType};
-use crate::prefix::{encode_nlri, Nlri};
+use crate::nlri::{encode_nlri, Nlri};
 
 /// The value of a path attribute.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -8,7 +8,7 @@ use super::owned::EncodeError;
 use crate::context::{SessionContext, HEADER_LEN};
 use crate::family::Family;
 use crate::header::{finish_header, start_header, MessageType};
-use crate::prefix::{encode_nlri, Nlri};
+use crate::nlri::{encode_nlri, Nlri};
 
 /// Packs announcements and withdrawals into UPDATE messages for one session direction.
 #[derive(Debug, Clone, Copy)]

@@ -14,8 +14,8 @@ use super::error::{Action, Issue, IssueKind, IssueLog, ResetReason, UpdateError}
 use super::mp::{MpReachView, MpUnreachView};
 use crate::context::{SessionContext, HEADER_LEN};
 use crate::family::{Family, PrefixKind};
+use crate::nlri::{validate_nlri, validate_v4_nlri, Nlri, NlriIter, LEAD};
 use crate::notification::{codes, Notification};
-use crate::prefix::{validate_nlri, Nlri, NlriIter};
 
 /// What RFC 7606 says to do with the routes of a decoded UPDATE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,8 +29,8 @@ pub enum Disposition {
 const SLOTS: usize = 17;
 
 /// Slot index of each known attribute type, or `NONE`.
-const NONE: u8 = u8::MAX;
-const KNOWN: [u8; SLOTS] = [
+pub(super) const NONE: u8 = u8::MAX;
+pub(super) const KNOWN: [u8; SLOTS] = [
     code::ORIGIN,
     code::AS_PATH,
     code::NEXT_HOP,
@@ -49,7 +49,7 @@ const KNOWN: [u8; SLOTS] = [
     code::LARGE_COMMUNITIES,
     code::IPV6_EXTENDED_COMMUNITIES,
 ];
-static SLOT_OF: [u8; 256] = {
+pub(super) static SLOT_OF: [u8; 256] = {
     let mut t = [NONE; 256];
     let mut i = 0;
     while i < SLOTS {
@@ -59,7 +59,7 @@ static SLOT_OF: [u8; 256] = {
     t
 };
 /// The Optional and Transitive bits each slot's attribute must carry (RFC 7606 §3.c).
-static EXPECTED: [u8; SLOTS] = {
+pub(super) const EXPECTED: [u8; SLOTS] = {
     let mut t = [0u8; SLOTS];
     let mut i = 0;
     while i < SLOTS {
@@ -72,10 +72,15 @@ static EXPECTED: [u8; SLOTS] = {
     t
 };
 
+/// Slot bits of the attributes IPv4 NLRI needs (RFC 4271 §5: ORIGIN, AS_PATH, NEXT_HOP).
+const MANDATORY_V4: u32 = 1 << SLOT_OF[code::ORIGIN as usize]
+    | 1 << SLOT_OF[code::AS_PATH as usize]
+    | 1 << SLOT_OF[code::NEXT_HOP as usize];
+
 #[derive(Debug, Clone, Copy, Default)]
-struct Slot {
-    start: u16,
-    len: u16,
+pub(super) struct Slot {
+    pub(super) start: u16,
+    pub(super) len: u16,
 }
 
 /// A 256-bit set of attribute type codes.
@@ -96,20 +101,24 @@ impl TypeSet {
 #[derive(Debug, Clone)]
 pub struct Update<'a> {
     withdrawn: &'a [u8],
-    attrs: &'a [u8],
+    pub(super) attrs: &'a [u8],
     nlri: &'a [u8],
-    ctx: SessionContext,
-    slots: [Slot; SLOTS],
-    present: u32,
+    pub(super) ctx: SessionContext,
+    pub(super) slots: [Slot; SLOTS],
+    pub(super) present: u32,
     /// Slots of known attributes dropped by attribute-discard (RFC 7606 §2).
     discarded: u32,
     has_other_attributes: bool,
     /// Attributes on the wire (duplicates and discarded ones included).
-    n_attrs: u16,
+    pub(super) n_attrs: u16,
     /// Whether any attribute other than MP_UNREACH_NLRI is on the wire (RFC 7606 §5.2).
-    beyond_unreach: bool,
+    pub(super) beyond_unreach: bool,
     disposition: Disposition,
     issues: IssueLog,
+    /// The NLRI field with the [`LEAD`] octets in front of it.
+    nlri_lead: &'a [u8],
+    /// Sizes of the first NLRI entries, from validation (see [`NlriIter`]).
+    nlri_sizes: u64,
 }
 
 impl<'a> Update<'a> {
@@ -122,6 +131,17 @@ impl<'a> Update<'a> {
     // copied out of the returned `Result` (a 200-octet copy per UPDATE otherwise).
     #[inline(always)]
     pub fn decode(msg: &'a [u8], ctx: &SessionContext) -> Result<Self, UpdateError> {
+        Self::decode_with(msg, ctx, true)
+    }
+
+    /// [`decode`](Self::decode), with the fast attribute walk or only the complete one
+    /// (tests check that both give the same view).
+    #[inline(always)]
+    pub(super) fn decode_with(
+        msg: &'a [u8],
+        ctx: &SessionContext,
+        fast: bool,
+    ) -> Result<Self, UpdateError> {
         let body = msg.get(HEADER_LEN..).unwrap_or_default();
         let reset = |reason: ResetReason, sub: u8| UpdateError {
             reason,
@@ -142,8 +162,14 @@ impl<'a> Update<'a> {
         let v4_add_path = ctx.add_path.contains(Family::IPV4_UNICAST);
         validate_nlri(withdrawn, PrefixKind::V4, v4_add_path)
             .map_err(|e| reset(ResetReason::WithdrawnRoutes(e), 10))?;
-        validate_nlri(nlri, PrefixKind::V4, v4_add_path)
-            .map_err(|e| reset(ResetReason::Nlri(e), 10))?;
+        let nlri_sizes = if v4_add_path {
+            validate_nlri(nlri, PrefixKind::V4, true).map(|_| 0)
+        } else {
+            validate_v4_nlri(nlri).map(|(_, sizes)| sizes)
+        }
+        .map_err(|e| reset(ResetReason::Nlri(e), 10))?;
+        // The header and both length fields precede the NLRI field (23 > LEAD).
+        let nlri_lead = &msg[HEADER_LEN + 4 + wlen + alen - LEAD..];
 
         let mut u = Update {
             withdrawn,
@@ -158,8 +184,18 @@ impl<'a> Update<'a> {
             beyond_unreach: false,
             disposition: Disposition::Normal,
             issues: IssueLog::default(),
+            nlri_lead,
+            nlri_sizes,
         };
-        let seen = u.walk_attributes()?;
+        let seen = match if fast { u.walk_fast() } else { None } {
+            // IPv4 routes with every mandatory attribute and no issue: nothing is left
+            // for `finish` to find.
+            Some(seen) if !nlri.is_empty() && seen & MANDATORY_V4 == MANDATORY_V4 => {
+                return Ok(u);
+            }
+            Some(seen) => seen,
+            None => u.walk_attributes()?,
+        };
         u.finish(seen)?;
         Ok(u)
     }
@@ -499,11 +535,11 @@ impl<'a> Update<'a> {
     /// The IPv4 unicast NLRI field.
     #[inline]
     pub fn nlri(&self) -> NlriIter<'a> {
-        NlriIter::new(
-            self.nlri,
-            PrefixKind::V4,
-            self.ctx.add_path.contains(Family::IPV4_UNICAST),
-        )
+        if self.ctx.add_path.contains(Family::IPV4_UNICAST) {
+            NlriIter::new(self.nlri, PrefixKind::V4, true)
+        } else {
+            NlriIter::sized(self.nlri_lead, self.nlri_sizes)
+        }
     }
 
     /// MP_REACH_NLRI, if present.
@@ -769,24 +805,22 @@ impl<'a> Iterator for RawAttributes<'a> {
 }
 
 /// Iterator over the routes of an UPDATE across its NLRI fields, with their families.
+//
+// Only constant indices and plain values: the compiler keeps the whole iterator in
+// registers, which matters on the hottest loop of a router.
 #[derive(Debug, Clone)]
 pub struct Routes<'a> {
     family: Family,
     cur: NlriIter<'a>,
-    next: [(Family, NlriIter<'a>); 3],
-    len: u8,
-    idx: u8,
+    queue: [Option<(Family, NlriIter<'a>)>; 3],
 }
 
 impl Default for Routes<'_> {
     fn default() -> Self {
-        let e = (Family::IPV4_UNICAST, NlriIter::empty());
         Routes {
             family: Family::IPV4_UNICAST,
             cur: NlriIter::empty(),
-            next: [e.clone(), e.clone(), e],
-            len: 0,
-            idx: 0,
+            queue: [None, None, None],
         }
     }
 }
@@ -797,11 +831,14 @@ impl<'a> Routes<'a> {
         if it.is_empty() {
             return;
         }
-        if self.cur.is_empty() && self.len == 0 {
+        if self.cur.is_empty() {
             (self.family, self.cur) = (family, it);
-        } else if usize::from(self.len) < self.next.len() {
-            self.next[usize::from(self.len)] = (family, it);
-            self.len += 1;
+        } else if self.queue[0].is_none() {
+            self.queue[0] = Some((family, it));
+        } else if self.queue[1].is_none() {
+            self.queue[1] = Some((family, it));
+        } else {
+            self.queue[2] = Some((family, it));
         }
     }
 }
@@ -815,11 +852,10 @@ impl Iterator for Routes<'_> {
             if let Some(n) = self.cur.next() {
                 return Some((self.family, n));
             }
-            if self.idx >= self.len {
-                return None;
-            }
-            (self.family, self.cur) = self.next[usize::from(self.idx)].clone();
-            self.idx += 1;
+            let (family, cur) = self.queue[0].take()?;
+            (self.family, self.cur) = (family, cur);
+            self.queue[0] = self.queue[1].take();
+            self.queue[1] = self.queue[2].take();
         }
     }
 }
