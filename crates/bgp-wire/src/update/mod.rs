@@ -6,6 +6,7 @@ pub mod attr;
 mod attrset;
 pub mod error;
 mod fastpath;
+pub mod iter;
 pub mod mp;
 pub mod owned;
 pub mod pack;
