@@ -102,46 +102,68 @@ fn nlri_error(data: &[u8], max: u8, id_len: usize) -> NlriError {
     NlriError::Truncated { offset: pos }
 }
 
-/// How many entry sizes [`validate_v4_nlri`] records for iteration.
+/// How many entry sizes [`V4Walk`] records for iteration.
 const SIZES: usize = 16;
 
 /// Octets in front of an NLRI field that [`NlriIter::sized`] needs. Inside a message at
 /// least the header and the two length fields (23 octets) precede the NLRI field.
 pub(crate) const LEAD: usize = 7;
 
-/// Validates an IPv4 NLRI field without path identifiers like [`validate_nlri`], and
-/// returns its entry count with the sizes of its first 16 entries, 4 bits each.
+/// Validation of an IPv4 NLRI field without path identifiers, like [`validate_nlri`],
+/// that also records the sizes of its first 16 entries, 4 bits each.
 ///
 /// Walking an NLRI field is a serial chain (each entry's length octet says where the next
 /// one starts). Validation walks it anyway; with the sizes it records, iteration knows
-/// where each entry starts without waiting for the previous one.
-#[inline]
-pub(crate) fn validate_v4_nlri(data: &[u8]) -> Result<(usize, u64), NlriError> {
-    let (mut pos, mut sizes) = (0usize, 0u64);
-    // An entry is at most 5 octets (prefix length 32): a longer one has a bad length.
-    let mut widest = 0usize;
-    let mut shift = 0;
-    while shift < 4 * SIZES {
-        let Some(&len) = data.get(pos) else { break };
+/// where each entry starts without waiting for the previous one. It walks one entry at a
+/// time, so that a caller can interleave it with another serial walk and the processor
+/// advances both at once.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct V4Walk {
+    pos: usize,
+    sizes: u64,
+    /// An entry is at most 5 octets (prefix length 32): a longer one has a bad length.
+    widest: usize,
+    shift: u32,
+}
+
+impl V4Walk {
+    /// Takes the next of the first 16 entries of `data`; false once there is none.
+    #[inline(always)]
+    pub(crate) fn step(&mut self, data: &[u8]) -> bool {
+        if self.shift >= 4 * SIZES as u32 {
+            return false;
+        }
+        let Some(&len) = data.get(self.pos) else {
+            return false;
+        };
         let size = (usize::from(len) + 15) >> 3;
-        widest |= size;
-        sizes |= (size as u64) << shift;
-        pos += size;
-        shift += 4;
+        self.widest |= size;
+        self.sizes |= (size as u64) << self.shift;
+        self.pos += size;
+        self.shift += 4;
+        true
     }
-    let mut count = shift / 4;
-    // A size of 6 or 7 has bits 2 and 1 set; 8 or more shows in `widest`.
-    let mut too_long = widest > 7 || sizes & (sizes << 1) & 0x4444_4444_4444_4444 != 0;
-    while pos < data.len() {
-        let len = data[pos];
-        too_long |= len > 32;
-        pos += (usize::from(len) + 15) >> 3;
-        count += 1;
+
+    /// Walks what is left of `data` and returns its entry count and the sizes of its first
+    /// entries, or the RFC 7606 §5.3 error.
+    #[inline(always)]
+    pub(crate) fn finish(mut self, data: &[u8]) -> Result<(usize, u64), NlriError> {
+        while self.step(data) {}
+        let (mut pos, sizes) = (self.pos, self.sizes);
+        let mut count = self.shift as usize / 4;
+        // A size of 6 or 7 has bits 2 and 1 set; 8 or more shows in `widest`.
+        let mut too_long = self.widest > 7 || sizes & (sizes << 1) & 0x4444_4444_4444_4444 != 0;
+        while pos < data.len() {
+            let len = data[pos];
+            too_long |= len > 32;
+            pos += (usize::from(len) + 15) >> 3;
+            count += 1;
+        }
+        if too_long || pos != data.len() {
+            return Err(nlri_error(data, 32, 0));
+        }
+        Ok((count, sizes))
     }
-    if too_long || pos != data.len() {
-        return Err(nlri_error(data, 32, 0));
-    }
-    Ok((count, sizes))
 }
 
 /// Iterator over an NLRI field that was validated with [`validate_nlri`].
@@ -175,7 +197,7 @@ impl<'a> NlriIter<'a> {
     }
 
     /// Iterates the IPv4 field `lead[LEAD..]` (no path identifiers) whose first entries
-    /// have the `sizes` [`validate_v4_nlri`] returned for it.
+    /// have the `sizes` [`V4Walk::finish`] returned for it.
     #[inline]
     pub(crate) fn sized(lead: &'a [u8], sizes: u64) -> Self {
         let ok = lead.len() >= LEAD;
@@ -436,7 +458,7 @@ mod tests {
                 }
             }
             let plain = validate_nlri(&field, PrefixKind::V4, false);
-            let sized = validate_v4_nlri(&field);
+            let sized = V4Walk::default().finish(&field);
             proptest::prop_assert_eq!(plain, sized.map(|(n, _)| n));
             if let Ok((_, sizes)) = sized {
                 let mut buf = lead.clone();

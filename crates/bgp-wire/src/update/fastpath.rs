@@ -11,32 +11,51 @@ use super::attr::{code, flags};
 use super::mp::{MpReachView, MpUnreachView};
 use super::view::{Slot, Update, EXPECTED, KNOWN, SLOT_OF};
 use crate::context::SessionContext;
+use crate::nlri::V4Walk;
 
-/// Per attribute type code: 0 if the fast walk leaves it to the complete one, else the
-/// slot's bit, with the Optional and Transitive bits the attribute must carry in the top
-/// octet. A `const`, so that it is addressed directly rather than through a relocation.
-const FAST: [u32; 256] = {
-    let mut t = [0u32; 256];
+/// Per attribute type code and Optional/Transitive bits (`type << 2 | flags >> 6`): the
+/// slot's bit if the fast walk takes an attribute of that type with those flags, else 0.
+/// One lookup answers "known?" and "right flags?"; a `const`, so that it is addressed
+/// directly rather than through a relocation.
+const FAST: [u32; 1024] = {
+    let mut t = [0u32; 1024];
     let mut i = 0;
     while i < KNOWN.len() {
         let c = KNOWN[i];
         if c != code::IPV6_EXTENDED_COMMUNITIES {
-            t[c as usize] = (EXPECTED[i] as u32) << 24 | 1 << i;
+            t[(c as usize) << 2 | (EXPECTED[i] as usize) >> 6] = 1 << i;
         }
         i += 1;
     }
     t
 };
-const BITS: u32 = (1 << KNOWN.len()) - 1;
 
 impl Update<'_> {
     /// Walks the path attributes if none raises an issue. Returns the slot bits of the
     /// attributes seen, or `None` (with nothing recorded) to ask for the complete walk.
     #[inline]
     pub(super) fn walk_fast(&mut self) -> Option<u32> {
+        self.walk_fast_with(&[]).0
+    }
+
+    /// [`walk_fast`](Self::walk_fast), advancing the walk of the IPv4 NLRI field `nlri`
+    /// in the same loop, two entries per attribute. Both walks are serial chains (each
+    /// length says where the next item starts) independent of each other: interleaved,
+    /// the processor works on both at once. The NLRI walk is returned unfinished.
+    #[inline]
+    pub(super) fn walk_fast_with(&mut self, nlri: &[u8]) -> (Option<u32>, V4Walk) {
+        let mut walk = V4Walk::default();
+        let seen = self.walk_attrs(nlri, &mut walk);
+        (seen, walk)
+    }
+
+    #[inline(always)]
+    fn walk_attrs(&mut self, nlri: &[u8], walk: &mut V4Walk) -> Option<u32> {
         let attrs = self.attrs;
         let (mut rest, mut seen, mut n) = (attrs, 0u32, 0u16);
         while !rest.is_empty() {
+            walk.step(nlri);
+            walk.step(nlri);
             // Header and value with two length checks; a short or overrunning attribute
             // is left to the complete walk.
             let &[fl, t, l0, ref after @ ..] = rest else {
@@ -49,18 +68,15 @@ impl Update<'_> {
                 (usize::from(u16::from_be_bytes([l0, l1])), a)
             };
             let (value, next) = from_value.split_at_checked(len)?;
-            let rule = FAST[usize::from(t)];
-            let bit = rule & BITS;
-            // Unknown (no bit) or repeated (bit already seen): both fail this test.
-            if bit & !seen == 0
-                || u32::from(fl & (flags::OPTIONAL | flags::TRANSITIVE)) != rule >> 24
-                || !value_ok(&self.ctx, t, value)
-            {
+            let bit = FAST[usize::from(t) << 2 | usize::from(fl >> 6)];
+            // Unknown, wrong flags (no bit) or repeated (bit already seen) fail this test.
+            if bit & !seen == 0 || !value_ok(&self.ctx, t, value) {
                 return None;
             }
             seen |= bit;
             n += 1;
-            self.slots[bit.trailing_zeros() as usize & 31] = Slot {
+            // The IPv6 extended communities slot (16) is never taken here.
+            self.slots[bit.trailing_zeros() as usize & 15] = Slot {
                 start: (attrs.len() - from_value.len()) as u16,
                 len: len as u16,
             };
@@ -187,7 +203,21 @@ mod tests {
         #[test]
         fn fast_walk_gives_the_same_view_as_the_complete_walk(
             attrs in proptest::collection::vec(attribute(), 0..7),
-            nlri in prop_oneof![Just(vec![]), Just(vec![24, 10, 0, 1]), Just(vec![0])],
+            nlri in prop_oneof![
+                Just(vec![]),
+                Just(vec![24, 10, 0, 1]),
+                Just(vec![0]),
+                // Up to 20 prefixes (some past the 16 whose sizes are recorded).
+                proptest::collection::vec((0u8..=32, any::<u32>()), 1..20).prop_map(|v| {
+                    let mut b = Vec::new();
+                    for (l, a) in v {
+                        b.push(l);
+                        b.extend_from_slice(&a.to_be_bytes()[..usize::from(l).div_ceil(8)]);
+                    }
+                    b
+                }),
+                proptest::collection::vec(any::<u8>(), 1..12),
+            ],
             cut in prop_oneof![Just(0usize), 0usize..3],
             four in any::<bool>(),
             external in any::<bool>(),

@@ -15,7 +15,7 @@ pub use super::iter::{RawAttribute, RawAttributes, Routes};
 use super::mp::{MpReachView, MpUnreachView};
 use crate::context::{SessionContext, HEADER_LEN};
 use crate::family::{Family, PrefixKind};
-use crate::nlri::{validate_nlri, validate_v4_nlri, NlriIter, LEAD};
+use crate::nlri::{validate_nlri, NlriIter, V4Walk, LEAD};
 use crate::notification::{codes, Notification};
 
 /// What RFC 7606 says to do with the routes of a decoded UPDATE.
@@ -163,12 +163,6 @@ impl<'a> Update<'a> {
         let v4_add_path = ctx.add_path.contains(Family::IPV4_UNICAST);
         validate_nlri(withdrawn, PrefixKind::V4, v4_add_path)
             .map_err(|e| reset(ResetReason::WithdrawnRoutes(e), 10))?;
-        let nlri_sizes = if v4_add_path {
-            validate_nlri(nlri, PrefixKind::V4, true).map(|_| 0)
-        } else {
-            validate_v4_nlri(nlri).map(|(_, sizes)| sizes)
-        }
-        .map_err(|e| reset(ResetReason::Nlri(e), 10))?;
         // The header and both length fields precede the NLRI field (23 > LEAD).
         let nlri_lead = &msg[HEADER_LEN + 4 + wlen + alen - LEAD..];
 
@@ -186,9 +180,24 @@ impl<'a> Update<'a> {
             disposition: Disposition::Normal,
             issues: IssueLog::default(),
             nlri_lead,
-            nlri_sizes,
+            nlri_sizes: 0,
         };
-        let seen = match if fast { u.walk_fast() } else { None } {
+        // The fast attribute walk also walks the NLRI field (see `walk_fast_with`); its
+        // verdict on the NLRI comes first, as the complete walk only runs after it.
+        let (fast_seen, walk) = if fast && !v4_add_path {
+            u.walk_fast_with(nlri)
+        } else if fast {
+            (u.walk_fast(), V4Walk::default())
+        } else {
+            (None, V4Walk::default())
+        };
+        u.nlri_sizes = if v4_add_path {
+            validate_nlri(nlri, PrefixKind::V4, true).map(|_| 0)
+        } else {
+            walk.finish(nlri).map(|(_, sizes)| sizes)
+        }
+        .map_err(|e| reset(ResetReason::Nlri(e), 10))?;
+        let seen = match fast_seen {
             // IPv4 routes with every mandatory attribute and no issue: nothing is left
             // for `finish` to find.
             Some(seen) if !nlri.is_empty() && seen & MANDATORY_V4 == MANDATORY_V4 => {
