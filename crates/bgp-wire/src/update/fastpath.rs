@@ -91,7 +91,7 @@ impl Update<'_> {
 
 /// Whether the value of a known attribute passes every check of
 /// [`check`](Update::check) without raising an issue (RFC 7606 §7, RFC 6793 §6).
-#[inline]
+#[inline(always)]
 fn value_ok(ctx: &SessionContext, t: u8, v: &[u8]) -> bool {
     let len = v.len();
     match t {
