@@ -344,7 +344,7 @@ pub fn nlri_wire_len(nlri: &Nlri, add_path: bool) -> usize {
 ///
 /// With `add_path` a missing path identifier is written as 0; without it, any path
 /// identifier is left out.
-#[inline]
+#[inline(always)]
 pub fn encode_nlri(nlri: &Nlri, add_path: bool, out: &mut Vec<u8>) {
     if add_path {
         out.extend_from_slice(&nlri.path_id.unwrap_or(0).to_be_bytes());
@@ -353,7 +353,7 @@ pub fn encode_nlri(nlri: &Nlri, add_path: bool, out: &mut Vec<u8>) {
 }
 
 /// Appends a prefix in NLRI form: length octet and the significant address octets.
-#[inline]
+#[inline(always)]
 pub fn encode_prefix(prefix: Prefix, out: &mut Vec<u8>) {
     let len = prefix.prefix_len();
     let n = usize::from(len).div_ceil(8);

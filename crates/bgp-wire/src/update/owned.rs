@@ -177,6 +177,7 @@ impl AttributeValue {
     }
 
     /// Appends the value (without the attribute header).
+    #[inline]
     pub fn encode_value(&self, ctx: &SessionContext, out: &mut Vec<u8>) {
         let agg = |a: &Aggregator, four: bool, out: &mut Vec<u8>| {
             if four {
@@ -250,6 +251,7 @@ impl PathAttribute {
     }
 
     /// Appends header and value (RFC 4271 §4.3).
+    #[inline]
     pub fn encode(&self, ctx: &SessionContext, out: &mut Vec<u8>) {
         let start = out.len();
         let ext = self.flags & flags::EXTENDED_LENGTH != 0;
@@ -280,6 +282,7 @@ impl PathAttribute {
 }
 
 /// Encodes a list of attributes as a path attributes field.
+#[inline]
 pub fn encode_attributes(attrs: &[PathAttribute], ctx: &SessionContext, out: &mut Vec<u8>) {
     for a in attrs {
         a.encode(ctx, out);
