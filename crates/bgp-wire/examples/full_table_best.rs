@@ -53,7 +53,10 @@ fn main() {
         stream.len()
     );
     println!("  {:<16}{:>7}{:>8}{:>7}", "", "best", "median", "mean");
-    for (name, t) in ["decode", "decode+iterate", "encode"].iter().zip(&mut times) {
+    for (name, t) in ["decode", "decode+iterate", "encode"]
+        .iter()
+        .zip(&mut times)
+    {
         t.sort_by(f64::total_cmp);
         let mean = t.iter().sum::<f64>() / t.len() as f64;
         println!(
