@@ -4,7 +4,7 @@
 //! UPDATE and ROUTE-REFRESH messages go to the speaker actor in batches; what the actor
 //! wants sent arrives as ready-made bytes.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use bgp_wire::notification::codes;
@@ -730,8 +730,20 @@ async fn step(
     }
 }
 
-/// RFC 4271 §6.8: with two connections to the same peer, the one initiated by the speaker
-/// with the higher BGP identifier stays.
+/// Whether the connection we initiated wins a collision: RFC 4271 §6.8 keeps the one opened
+/// by the speaker with the higher BGP identifier; RFC 6286 §2.3, for equal identifiers
+/// (possible between ASes), the one opened by the speaker with the larger AS number.
+pub(crate) fn local_wins_collision(
+    local_id: Ipv4Addr,
+    local_asn: u32,
+    peer_id: Ipv4Addr,
+    peer_asn: u32,
+) -> bool {
+    (u32::from(local_id), local_asn) > (u32::from(peer_id), peer_asn)
+}
+
+/// RFC 4271 §6.8: with two connections to the same peer, the one initiated by the winner of
+/// [`local_wins_collision`] stays.
 async fn resolve_collision(
     conns: &mut [Conn],
     i: usize,
@@ -749,7 +761,12 @@ async fn resolve_collision(
     ) {
         return;
     }
-    let local_wins = u32::from(spec.params.local_id) > u32::from(n.peer_id);
+    let local_wins = local_wins_collision(
+        spec.params.local_id,
+        spec.params.local_asn,
+        n.peer_id,
+        n.peer_asn,
+    );
     // Keep the connection initiated by the winner.
     let keep_outgoing = local_wins;
     let loser = if conns[i].outgoing == keep_outgoing {
@@ -788,3 +805,6 @@ async fn connect(spec: &SessionSpec) -> std::io::Result<TcpStream> {
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))?
 }
+
+#[cfg(test)]
+mod tests;

@@ -16,7 +16,7 @@ use crate::harness::daemon::routes;
 use crate::harness::peer::{self, ty, wire, RawPeer, RecvError};
 use crate::harness::scripted::{
     bgplane, bgplane_extra, bgplane_with, established_peer, established_peer_with, secs,
-    BGPLANE_ID, PEER_AS,
+    BGPLANE_AS, BGPLANE_ID, PEER_AS,
 };
 use crate::harness::{holds_for, timeouts, Lab};
 
@@ -58,16 +58,17 @@ fn watch(conns: &mut [&mut RawPeer; 2], limit: Duration) -> [Fate; 2] {
 }
 
 /// Both sides connect at once and both OPENs cross on both connections: bgplane keeps the
-/// connection opened by the speaker with the higher BGP identifier, closes the other with
+/// connection opened by the speaker with the higher BGP identifier (the larger AS if the
+/// identifiers are equal, RFC 6286 §2.3), closes the other with
 /// Cease/Connection Collision Resolution (6/7), and exactly one session comes up.
-fn collision(test: &str, peer_id: Ipv4Addr) {
+fn collision(test: &str, peer_id: Ipv4Addr, peer_as: u32) {
     let Some(lab) = Lab::new(test, &[]) else {
         return;
     };
     let (a, b) = (lab.netns("a"), lab.netns("b"));
     let link = lab.link(&a, &b);
     let listener = peer::listen(&b, SocketAddr::new(IpAddr::V4(link.b4), 179));
-    let bg = bgplane(&lab, &a, &[(&link, PEER_AS)], false, 9);
+    let bg = bgplane(&lab, &a, &[(&link, peer_as)], false, 9);
 
     // bgplane's own connection: take its OPEN, do not answer yet.
     let mut ours = RawPeer::new(peer::accept(&listener, secs(15)), "bgplane's connection");
@@ -76,7 +77,7 @@ fn collision(test: &str, peer_id: Ipv4Addr) {
     // (OpenConfirm) unless it resolves the collision right away.
     let to = SocketAddr::new(IpAddr::V4(link.a4), 179);
     let mut theirs = RawPeer::new(peer::connect(&b, to, secs(10)), "the peer's connection");
-    theirs.send(&peer::open(PEER_AS, 9, peer_id));
+    theirs.send(&peer::open(peer_as, 9, peer_id));
     match theirs.recv(secs(5)) {
         Ok(m) if m.ty == ty::OPEN => {}
         Ok(m) => assert!(
@@ -87,9 +88,10 @@ fn collision(test: &str, peer_id: Ipv4Addr) {
         Err(e) => panic!("the peer's connection: {e:?} instead of bgplane's OPEN"),
     }
     // Now the peer's OPEN on bgplane's connection: both connections carry both OPENs.
-    ours.send(&peer::open(PEER_AS, 9, peer_id));
+    ours.send(&peer::open(peer_as, 9, peer_id));
 
-    let peer_wins = u32::from(peer_id) > u32::from(BGPLANE_ID);
+    // RFC 4271 §6.8, and RFC 6286 §2.3 for equal identifiers: the larger AS wins.
+    let peer_wins = (u32::from(peer_id), peer_as) > (u32::from(BGPLANE_ID), BGPLANE_AS);
     let fates = watch(&mut [&mut ours, &mut theirs], secs(10));
     let (winner, loser) = if peer_wins { (1, 0) } else { (0, 1) };
     let name = ["bgplane's connection", "the peer's connection"];
@@ -140,12 +142,24 @@ fn collision(test: &str, peer_id: Ipv4Addr) {
 
 #[test]
 fn connection_collision_keeps_the_peers_connection_when_the_peer_has_the_higher_identifier() {
-    collision("col-p", Ipv4Addr::new(10, 0, 0, 2));
+    collision("col-p", Ipv4Addr::new(10, 0, 0, 2), PEER_AS);
 }
 
 #[test]
 fn connection_collision_keeps_bgplanes_connection_when_bgplane_has_the_higher_identifier() {
-    collision("col-b", Ipv4Addr::new(9, 9, 9, 9));
+    collision("col-b", Ipv4Addr::new(9, 9, 9, 9), PEER_AS);
+}
+
+#[test]
+fn connection_collision_with_equal_identifiers_keeps_the_peers_connection_when_its_as_is_larger() {
+    // RFC 6286 §2.3: the peer (AS 65001) outranks bgplane (AS 65000).
+    collision("col-eqp", BGPLANE_ID, PEER_AS);
+}
+
+#[test]
+fn connection_collision_with_equal_identifiers_keeps_bgplanes_connection_when_its_as_is_larger() {
+    // RFC 6286 §2.3: bgplane (AS 65000) outranks the peer (AS 64999).
+    collision("col-eqb", BGPLANE_ID, 64999);
 }
 
 #[test]

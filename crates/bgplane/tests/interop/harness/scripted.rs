@@ -12,6 +12,8 @@ use super::{Lab, Link};
 pub(crate) const BGPLANE_ID: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 /// The scripted peer's AS.
 pub(crate) const PEER_AS: u32 = 65001;
+/// bgplane's AS in these tests.
+pub(crate) const BGPLANE_AS: u32 = 65000;
 
 /// Seconds.
 pub(crate) fn secs(n: u64) -> Duration {
@@ -46,7 +48,7 @@ pub(crate) fn bgplane_extra(
         })
         .collect();
     let conf = BgplaneConf {
-        asn: 65000,
+        asn: BGPLANE_AS,
         router_id: BGPLANE_ID,
         listen: links.iter().map(|(l, _)| IpAddr::V4(l.a4)).collect(),
         networks: vec![],
@@ -74,7 +76,7 @@ pub(crate) fn bgplane_with(
         })
         .collect();
     let conf = BgplaneConf {
-        asn: 65000,
+        asn: BGPLANE_AS,
         router_id: BGPLANE_ID,
         listen: links.iter().map(|(l, _)| IpAddr::V4(l.a4)).collect(),
         networks,
