@@ -337,7 +337,12 @@ fn start_one(
     let n = &plan.nodes[i];
     std::fs::create_dir_all(&n.dir)
         .map_err(|e| RtError::io(format!("create {}", n.dir.display()), e))?;
-    let mounts = fsprep::prepare(plan, i)?;
+    let mut mounts = fsprep::prepare(plan, i)?;
+    // The bgplane binary of `kind: bgplane` and cluster nodes (and of `lab exec … bgplane`)
+    // must exist inside the node too, also when it was built below /tmp.
+    if let Some(bind) = crate::cluster::bgplane_binary(exe).and_then(|b| fsprep::binary_bind(&b)) {
+        mounts.push(bind);
+    }
     let sock = run_dir.join(format!("{i}.sock"));
     if sock.as_os_str().len() > 100 {
         return Err(RtError::node(

@@ -21,6 +21,22 @@ const TMPFS: &[(&str, u32)] = &[
     ("/dev/shm", 0o1777),
 ];
 
+/// The mount that makes `binary` visible inside a node when it lies below a directory that
+/// every node gets a fresh tmpfs for (a bgplane built under `/tmp`, say): a read-only bind
+/// at the same path. None when the node sees the host's file anyway.
+pub fn binary_bind(binary: &Path) -> Option<MountSpec> {
+    let binary = fs::canonicalize(binary).ok()?;
+    TMPFS
+        .iter()
+        .any(|(t, _)| binary.starts_with(t))
+        .then(|| MountSpec::Bind {
+            src: binary.clone(),
+            dst: binary,
+            ro: true,
+            create: true,
+        })
+}
+
 /// Host directories copied into the node directory and bound over the originals.
 const COPIED: &[&str] = &["/etc/frr", "/etc/bird"];
 
@@ -291,4 +307,45 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), RtError> {
         copy_meta(&src, &dst)?;
     }
     copy_meta(from, to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_binary_below_a_node_tmpfs_is_bound_read_only_at_its_own_path() {
+        let dir = std::env::temp_dir().join(format!("fsprep-bin-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let bin = dir.join("bgplane");
+        fs::write(&bin, b"#!/bin/sh\n").unwrap();
+        let bind = binary_bind(&bin);
+        fs::remove_dir_all(&dir).unwrap();
+        let real = fs::canonicalize(std::env::temp_dir()).unwrap();
+        if !TMPFS.iter().any(|(t, _)| real.starts_with(t)) {
+            eprintln!(
+                "skipped: the temporary directory {} is not below a node tmpfs",
+                real.display()
+            );
+            return;
+        }
+        match bind {
+            Some(MountSpec::Bind {
+                src,
+                dst,
+                ro,
+                create,
+            }) => {
+                assert_eq!(src, dst);
+                assert!(src.ends_with("bgplane") && ro && create, "{src:?}");
+            }
+            other => panic!("expected a bind of the binary, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_binary_the_node_sees_anyway_needs_no_mount() {
+        assert!(binary_bind(Path::new("/bin/sh")).is_none());
+        assert!(binary_bind(Path::new("/nonexistent/bgplane")).is_none());
+    }
 }
