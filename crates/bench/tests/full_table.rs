@@ -15,6 +15,10 @@ use bench::fulltable::{run_one, RunParams};
 use bench::netns::{addr, PREFIX};
 use bench::stream::{Stream, StreamSpec};
 
+#[path = "../../../tests/support/skip.rs"]
+mod skip;
+use skip::skipped;
+
 const PREFIXES: u32 = 20_000;
 
 /// The tests share the process's namespace names and the machine: one at a time.
@@ -28,15 +32,6 @@ fn ours() -> Vec<String> {
         .into_iter()
         .filter(|n| n.starts_with(&mine))
         .collect()
-}
-
-/// Reports a skip: prints `message`, or panics with it under `BGPLANE_TEST_REQUIRE_ALL=1`
-/// (where every test must really run).
-fn skipped(message: &str) {
-    if std::env::var_os("BGPLANE_TEST_REQUIRE_ALL").is_some_and(|v| v == "1") {
-        panic!("{message}");
-    }
-    eprintln!("{message}");
 }
 
 #[test]

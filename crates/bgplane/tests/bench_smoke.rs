@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-#[path = "skip/mod.rs"]
+#[path = "../../../tests/support/skip.rs"]
 mod skip;
 
 fn skip() -> bool {

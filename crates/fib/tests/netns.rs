@@ -7,6 +7,10 @@ use std::process::Command;
 
 use fib::{Fib, FibConfig, FibNextHop, FibRoute, Op};
 
+#[path = "../../../tests/support/skip.rs"]
+mod skip;
+use skip::skipped;
+
 struct Ns(String);
 
 impl Drop for Ns {
@@ -48,15 +52,6 @@ fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) ->
     })
     .join()
     .unwrap()
-}
-
-/// Reports a skip: prints `message`, or panics with it under `BGPLANE_TEST_REQUIRE_ALL=1`
-/// (where every test must really run).
-fn skipped(message: &str) {
-    if std::env::var_os("BGPLANE_TEST_REQUIRE_ALL").is_some_and(|v| v == "1") {
-        panic!("{message}");
-    }
-    eprintln!("{message}");
 }
 
 fn hop(g: &str, ifindex: Option<u32>) -> FibNextHop {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use k8s::agent::{Agent, AgentOptions};
 
+#[path = "../../../tests/support/skip.rs"]
 mod skip;
 
 fn root() -> bool {

@@ -3,6 +3,7 @@
 //! saying so, where kubectl is not installed (a failure under `BGPLANE_TEST_REQUIRE_ALL=1`).
 
 mod fake_api;
+#[path = "../../../tests/support/skip.rs"]
 mod skip;
 
 use std::process::Command;

@@ -9,7 +9,7 @@
 
 mod datapath;
 mod lifecycle;
-#[path = "../skip/mod.rs"]
+#[path = "../../../../tests/support/skip.rs"]
 mod skip;
 
 use std::io::Write;

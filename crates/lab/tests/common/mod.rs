@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+#[path = "../../../../tests/support/skip.rs"]
+mod skip;
+
 /// Why an end-to-end test cannot run here, if it cannot.
 pub fn skip_reason(need_frr: bool) -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
@@ -33,12 +36,7 @@ pub fn skip(test: &str, need_frr: bool) -> bool {
 /// it shows in CI logs; under `BGPLANE_TEST_REQUIRE_ALL=1` (every test must really run)
 /// panics with it instead.
 pub fn say_skipped(test: &str, why: &str) {
-    let message = format!("SKIPPED {test}: {why}");
-    if std::env::var_os("BGPLANE_TEST_REQUIRE_ALL").is_some_and(|v| v == "1") {
-        panic!("{message}");
-    }
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{message}");
+    skip::skipped(&format!("SKIPPED {test}: {why}"));
 }
 
 /// The examples directory.

@@ -13,7 +13,7 @@ pub(crate) mod openbgpd;
 pub(crate) mod peer;
 pub(crate) mod process;
 pub(crate) mod scripted;
-#[path = "../../skip/mod.rs"]
+#[path = "../../../../../tests/support/skip.rs"]
 pub(crate) mod skip;
 
 use std::cell::RefCell;

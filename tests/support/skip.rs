@@ -1,9 +1,12 @@
-//! Skipped tests: a test that cannot run here (no root, a daemon not installed) says so and
-//! passes, unless `BGPLANE_TEST_REQUIRE_ALL=1`, which turns every skip into a failure with
-//! the same message (CI, where everything is installed, must not pass by skipping).
+//! Skipped tests, for the test programs of every crate: a test that cannot run here (no
+//! root, a daemon not installed) says so and passes, unless `BGPLANE_TEST_REQUIRE_ALL=1`,
+//! which turns every skip into a failure with the same message (CI, where everything is
+//! installed, must not pass by skipping).
 //!
-//! Shared by the test programs of this crate through `#[path]` (not a test program itself:
-//! it is in a directory without `main.rs`).
+//! Included with `#[path = "…/tests/support/skip.rs"] mod skip;` (the workspace root is a
+//! virtual manifest, so this file is part of no package and is no test program itself).
+
+#![allow(dead_code)]
 
 /// Whether every test must really run (`BGPLANE_TEST_REQUIRE_ALL=1`).
 pub(crate) fn require_all() -> bool {
