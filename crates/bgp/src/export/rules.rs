@@ -98,6 +98,20 @@ pub struct GroupKey {
     pub local_v6: Option<(Ipv6Addr, Option<Ipv6Addr>)>,
 }
 
+impl GroupKey {
+    /// The group's export policy among the configured `policies` (None: no policy, or a
+    /// name that is not configured).
+    pub fn export_policy_in<'p>(
+        &self,
+        policies: &'p std::collections::HashMap<String, Box<dyn RoutePolicy>>,
+    ) -> Option<&'p dyn RoutePolicy> {
+        self.export_policy
+            .as_deref()
+            .and_then(|n| policies.get(n))
+            .map(|p| &**p)
+    }
+}
+
 /// A route as a peer will receive it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Exported {

@@ -449,12 +449,7 @@ impl Speaker {
         let (source, originator) = self.source(best.peer);
         let reflected = matches!(source, Source::Internal | Source::InternalClient);
         let group = self.groups.get_mut(g)?.as_mut()?;
-        let policy = group
-            .key
-            .export_policy
-            .as_deref()
-            .and_then(|n| self.policies.get(n))
-            .map(|p| &**p);
+        let policy = group.key.export_policy_in(&self.policies);
         // The result is the same for every member of the group: the policy sees the route,
         // not the peer (`next-hop: self` and `peer-address` mean our address on the
         // session, part of the group key). It depends on the prefix only through a prefix

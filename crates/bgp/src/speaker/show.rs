@@ -334,12 +334,7 @@ impl Speaker {
             );
         }
         prefixes.sort_unstable();
-        let policy = group
-            .key
-            .export_policy
-            .as_deref()
-            .and_then(|n| self.policies.get(n))
-            .map(|p| &**p);
+        let policy = group.key.export_policy_in(&self.policies);
         prefixes
             .into_iter()
             .filter_map(|p| {
