@@ -4,7 +4,7 @@
 //! UPDATE and ROUTE-REFRESH messages go to the speaker actor in batches; what the actor
 //! wants sent arrives as ready-made bytes.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bgp_wire::notification::codes;
@@ -691,7 +691,7 @@ async fn step(
             },
             Action::OpenAccepted(n) => {
                 conns[i].negotiated = Some(n.clone());
-                resolve_collision(conns, i, &n, spec, to_actor).await;
+                collision::resolve(conns, i, &n, spec, to_actor).await;
             }
             Action::Established(n) => {
                 info!(peer_as = n.peer_asn, "session Established");
@@ -730,57 +730,6 @@ async fn step(
     }
 }
 
-/// Whether the connection we initiated wins a collision: RFC 4271 §6.8 keeps the one opened
-/// by the speaker with the higher BGP identifier; RFC 6286 §2.3, for equal identifiers
-/// (possible between ASes), the one opened by the speaker with the larger AS number.
-pub(crate) fn local_wins_collision(
-    local_id: Ipv4Addr,
-    local_asn: u32,
-    peer_id: Ipv4Addr,
-    peer_asn: u32,
-) -> bool {
-    (u32::from(local_id), local_asn) > (u32::from(peer_id), peer_asn)
-}
-
-/// RFC 4271 §6.8: with two connections to the same peer, the one initiated by the winner of
-/// [`local_wins_collision`] stays.
-async fn resolve_collision(
-    conns: &mut [Conn],
-    i: usize,
-    n: &Negotiated,
-    spec: &SessionSpec,
-    to_actor: &mpsc::Sender<FromSession>,
-) {
-    if conns.len() < 2 {
-        return;
-    }
-    let other = 1 - i;
-    if !matches!(
-        conns[other].fsm.state(),
-        State::OpenSent | State::OpenConfirm
-    ) {
-        return;
-    }
-    let local_wins = local_wins_collision(
-        spec.params.local_id,
-        spec.params.local_asn,
-        n.peer_id,
-        n.peer_asn,
-    );
-    // Keep the connection initiated by the winner.
-    let keep_outgoing = local_wins;
-    let loser = if conns[i].outgoing == keep_outgoing {
-        other
-    } else {
-        i
-    };
-    debug!(
-        local_wins,
-        "connection collision: dumping connection {loser}"
-    );
-    Box::pin(step(conns, loser, Event::OpenCollisionDump, spec, to_actor)).await;
-}
-
 /// Opens our connection: the MD5 key and the TTL are set before the SYN.
 async fn connect(spec: &SessionSpec) -> std::io::Result<TcpStream> {
     let remote = spec.remote;
@@ -805,6 +754,8 @@ async fn connect(spec: &SessionSpec) -> std::io::Result<TcpStream> {
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))?
 }
+
+mod collision;
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,7 @@ use std::net::Ipv4Addr;
 
 use proptest::prelude::*;
 
-use super::local_wins_collision;
+use super::collision::local_wins_collision;
 
 #[test]
 fn the_higher_identifier_wins_a_collision_whatever_the_as_numbers() {
