@@ -340,9 +340,8 @@ fn start_one(
     let mut mounts = fsprep::prepare(plan, i)?;
     // The bgplane binary of `kind: bgplane` and cluster nodes (and of `lab exec … bgplane`)
     // must exist inside the node too, also when it was built below /tmp.
-    if let Some(bind) = crate::cluster::bgplane_binary(exe).and_then(|b| fsprep::binary_bind(&b)) {
-        mounts.push(bind);
-    }
+    let bgplane = bgplane_binary(exe);
+    mounts.extend(fsprep::binary_bind(&bgplane));
     let sock = run_dir.join(format!("{i}.sock"));
     if sock.as_os_str().len() > 100 {
         return Err(RtError::node(
@@ -357,7 +356,7 @@ fn start_one(
     let cmd = match (&n.behaviour, &n.cmd) {
         (Behaviour::ClusterNode, _) if agent.is_some() => agent,
         (Behaviour::Bgplane, _) => Some(vec![
-            bgplane_binary(exe).to_string_lossy().into_owned(),
+            bgplane.to_string_lossy().into_owned(),
             "router".into(),
             "--config".into(),
             n.dir.join("router.conf").to_string_lossy().into_owned(),
@@ -438,18 +437,10 @@ fn start_one(
     Ok((started, sock))
 }
 
-/// The `bgplane` binary for `kind: bgplane` nodes: this binary if it is bgplane, else a
-/// `bgplane` next to it, else the one on PATH.
+/// The `bgplane` binary for `kind: bgplane` nodes: the one the cluster agents use
+/// ([`crate::cluster::bgplane_binary`]), else `bgplane` for the node's PATH to find.
 fn bgplane_binary(exe: &SelfExe) -> PathBuf {
-    if exe.path.file_name().is_some_and(|f| f == "bgplane") {
-        return exe.path.clone();
-    }
-    let sibling = exe.path.with_file_name("bgplane");
-    if sibling.exists() {
-        sibling
-    } else {
-        PathBuf::from("bgplane")
-    }
+    crate::cluster::bgplane_binary(exe).unwrap_or_else(|| PathBuf::from("bgplane"))
 }
 
 /// Per node: start daemons, then the exec lines in order, honouring `wait-for` and
