@@ -1,19 +1,22 @@
 //! The kernel FIB: installing the routes BGP selects, and knowing what the kernel knows
 //! (interfaces, addresses, connected and other routes) to resolve BGP next hops.
 //!
-//! Routes are written through rtnetlink with a protocol id of our own (`proto bgp` by
-//! default) in a configurable table, many requests in flight at once so that a full table
-//! installs quickly. Routes of a previous run are found by that protocol id and removed
+//! Routes are written through netlink with a protocol id of our own (`proto bgp` by
+//! default) in a configurable table, hundreds of requests per system call so that a full
+//! table installs quickly. Routes of a previous run are found by that protocol id and removed
 //! once the new selection is known.
 //!
 //! Next hops resolve through connected subnets and other protocols' routes, and, when
 //! those do not reach them (or only the default route does), recursively through our own
 //! installed routes ([`KernelState::reach`]), to a bounded depth ([`MAX_DEPTH`]).
 
+mod batch;
+mod filter;
 mod kernel;
 mod own;
 mod program;
 
+pub use filter::ignore_own_routes;
 pub use kernel::{Addr, KernelRoute, KernelState, Link, Reach, Resolved};
 pub use own::{OwnRoute, OwnRoutes, MAX_DEPTH};
 pub use program::{Fib, FibNextHop, FibRoute, Op, Stats};

@@ -1,13 +1,15 @@
 //! Writing routes: replace and delete many at once, find our routes of a previous run.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::{Arc, Mutex};
 
 use bgp_wire::Prefix;
-use futures_util::{stream, StreamExt, TryStreamExt};
+use futures_util::TryStreamExt;
 use rtnetlink::packet_route::route::{RouteMessage, RouteProtocol, RouteScope, RouteType};
 use rtnetlink::{Handle, RouteMessageBuilder, RouteNextHopBuilder};
-use tracing::{debug, warn};
+use tracing::warn;
 
+use crate::batch::Writer;
 use crate::kernel::KernelState;
 use crate::{FibConfig, FibError};
 
@@ -55,18 +57,22 @@ pub struct Stats {
 pub struct Fib {
     handle: Handle,
     cfg: FibConfig,
+    /// Route requests go through a socket of their own, many per datagram.
+    writer: Arc<Mutex<Writer>>,
 }
 
-/// Requests in flight at once: enough to keep the kernel busy, few enough to keep the
-/// netlink receive buffer from overflowing with acknowledgements.
-const IN_FLIGHT: usize = 256;
-
 impl Fib {
-    /// Opens a netlink connection (its task runs on the current tokio runtime).
+    /// Opens the netlink connections, in the calling thread's network namespace (the
+    /// connection's task runs on the current tokio runtime).
     pub fn connect(cfg: FibConfig) -> Result<Self, FibError> {
         let (conn, handle, _) = rtnetlink::new_connection().map_err(FibError::Socket)?;
+        let writer = Arc::new(Mutex::new(Writer::open()?));
         tokio::spawn(conn);
-        Ok(Fib { handle, cfg })
+        Ok(Fib {
+            handle,
+            cfg,
+            writer,
+        })
     }
 
     /// The netlink handle (for [`KernelState::load`]).
@@ -84,46 +90,26 @@ impl Fib {
         KernelState::load(&self.handle, &self.cfg).await
     }
 
-    /// Applies changes, many requests in flight at once. Refusals are counted and logged,
-    /// not fatal: one bad route must not stop the others.
+    /// Applies changes, hundreds of requests per system call, on a thread of the runtime's
+    /// blocking pool (the kernel does the work inside the call). Refusals are counted and
+    /// logged, not fatal: one bad route must not stop the others.
     pub async fn apply(&self, ops: Vec<Op>) -> Stats {
-        let results: Vec<(bool, Result<(), rtnetlink::Error>)> = stream::iter(ops)
-            .map(|op| {
-                let h = self.handle.clone();
-                let cfg = self.cfg;
-                async move {
-                    match op {
-                        Op::Replace(r) => {
-                            let msg = route_message(&r, &cfg);
-                            let res = h.route().add(msg).replace().execute().await;
-                            if let Err(e) = &res {
-                                warn!(prefix = %r.prefix, error = %e, "kernel refused route");
-                            }
-                            (true, res)
-                        }
-                        Op::Delete(p) => {
-                            let msg = prefix_message(p, &cfg);
-                            let res = h.route().del(msg).execute().await;
-                            if let Err(e) = &res {
-                                debug!(prefix = %p, error = %e, "route removal failed");
-                            }
-                            (false, res)
-                        }
-                    }
-                }
-            })
-            .buffer_unordered(IN_FLIGHT)
-            .collect()
-            .await;
-        let mut s = Stats::default();
-        for (install, r) in results {
-            match (install, r) {
-                (_, Err(_)) => s.failed += 1,
-                (true, Ok(())) => s.installed += 1,
-                (false, Ok(())) => s.removed += 1,
+        let writer = self.writer.clone();
+        let cfg = self.cfg;
+        let n = ops.len();
+        let job = tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock leaves nothing half-written that matters: the
+            // socket has no state between datagrams.
+            let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
+            w.apply(&ops, &cfg)
+        });
+        job.await.unwrap_or_else(|e| {
+            warn!(error = %e, routes = n, "the FIB writer stopped");
+            Stats {
+                failed: n,
+                ..Stats::default()
             }
-        }
-        s
+        })
     }
 
     /// Our routes in the table (left by this or a previous run).
@@ -174,7 +160,7 @@ fn prefix_of(m: &RouteMessage) -> Option<Prefix> {
 }
 
 /// The message of a route: a single gateway, or a multipath set.
-fn route_message(r: &FibRoute, cfg: &FibConfig) -> RouteMessage {
+pub(crate) fn route_message(r: &FibRoute, cfg: &FibConfig) -> RouteMessage {
     let proto = RouteProtocol::from(cfg.protocol);
     let mut msg = prefix_message(r.prefix, cfg);
     msg.header.protocol = proto;
@@ -253,7 +239,7 @@ fn route_message(r: &FibRoute, cfg: &FibConfig) -> RouteMessage {
 }
 
 /// A message naming a route of ours (for deletion: of any type, blackhole included).
-fn prefix_message(p: Prefix, cfg: &FibConfig) -> RouteMessage {
+pub(crate) fn prefix_message(p: Prefix, cfg: &FibConfig) -> RouteMessage {
     let proto = RouteProtocol::from(cfg.protocol);
     let mut msg = match p {
         Prefix::V4(p) => RouteMessageBuilder::<Ipv4Addr>::new()

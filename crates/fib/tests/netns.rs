@@ -191,3 +191,138 @@ fn routes_are_installed_replaced_with_ecmp_and_removed() {
     assert_eq!(removed, 2005);
     assert!(routes(&ns.0, false).trim().is_empty());
 }
+
+#[test]
+fn refused_routes_are_counted_by_name_and_the_rest_of_their_datagram_is_installed() {
+    if !root() {
+        skipped("skipped: needs root (network namespaces)");
+        return;
+    }
+    let name = format!("fibr-{}", std::process::id());
+    ip(&["netns", "add", &name]);
+    let ns = Ns(name.clone());
+    ip(&[
+        "-n", &ns.0, "link", "add", "a0", "type", "veth", "peer", "name", "b0",
+    ]);
+    for l in ["a0", "b0", "lo"] {
+        ip(&["-n", &ns.0, "link", "set", l, "up"]);
+    }
+    ip(&["-n", &ns.0, "addr", "add", "10.78.0.1/24", "dev", "a0"]);
+    let (add, del) = in_ns(&name, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let fib = Fib::connect(FibConfig::default()).unwrap();
+            // 600 routes span three datagrams; the kernel refuses the first, one in the
+            // middle and the last (their gateway is on no connected network).
+            let ops = (0..600u32)
+                .map(|i| {
+                    let gw = if matches!(i, 0 | 300 | 599) {
+                        "10.250.0.1"
+                    } else {
+                        "10.78.0.2"
+                    };
+                    Op::Replace(FibRoute {
+                        prefix: format!("10.101.{}.{}/32", i / 256, i % 256)
+                            .parse()
+                            .unwrap(),
+                        nexthops: vec![hop(gw, None)],
+                    })
+                })
+                .collect();
+            let add = fib.apply(ops).await;
+            // Removing everything, and two routes that are not there.
+            let mut ops: Vec<Op> = fib
+                .own_routes()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(Op::Delete)
+                .collect();
+            ops.insert(10, Op::Delete("10.102.0.0/24".parse().unwrap()));
+            ops.push(Op::Delete("10.102.1.0/24".parse().unwrap()));
+            (add, fib.apply(ops).await)
+        })
+    });
+    assert_eq!((add.installed, add.failed), (597, 3), "{add:?}");
+    assert_eq!((del.removed, del.failed), (597, 2), "{del:?}");
+    assert!(routes(&ns.0, false).trim().is_empty());
+}
+
+#[test]
+fn the_monitor_filter_drops_notifications_of_our_routes_only() {
+    use futures_util::StreamExt;
+    use rtnetlink::packet_core::NetlinkPayload;
+    use rtnetlink::packet_route::RouteNetlinkMessage;
+    use rtnetlink::sys::AsyncSocket;
+
+    if !root() {
+        skipped("skipped: needs root (network namespaces)");
+        return;
+    }
+    let name = format!("fibm-{}", std::process::id());
+    ip(&["netns", "add", &name]);
+    let ns = Ns(name.clone());
+    ip(&[
+        "-n", &ns.0, "link", "add", "a0", "type", "veth", "peer", "name", "b0",
+    ]);
+    for l in ["a0", "b0", "lo"] {
+        ip(&["-n", &ns.0, "link", "set", l, "up"]);
+    }
+    ip(&["-n", &ns.0, "addr", "add", "10.79.0.1/24", "dev", "a0"]);
+    let ns_name = name.clone();
+    let seen = in_ns(&name, move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let groups = [rtnetlink::MulticastGroup::Ipv4Route];
+            let (mut conn, _h, mut events) =
+                rtnetlink::new_multicast_connection(&groups).unwrap();
+            let cfg = FibConfig::default();
+            fib::ignore_own_routes(conn.socket_mut().socket_ref(), &cfg).unwrap();
+            tokio::spawn(conn);
+            let fib = Fib::connect(cfg).unwrap();
+            let ours = (0..50u32)
+                .map(|i| {
+                    Op::Replace(FibRoute {
+                        prefix: format!("10.103.0.{i}/32").parse().unwrap(),
+                        nexthops: vec![hop("10.79.0.2", None)],
+                    })
+                })
+                .collect();
+            assert_eq!(fib.apply(ours).await.installed, 50);
+            ip(&[
+                "-n", &ns_name, "route", "add", "10.104.0.0/24", "via", "10.79.0.2", "proto",
+                "static",
+            ]);
+            let mut seen = Vec::new();
+            let deadline = tokio::time::sleep(std::time::Duration::from_millis(500));
+            tokio::pin!(deadline);
+            loop {
+                tokio::select! {
+                    _ = &mut deadline => break,
+                    Some((m, _)) = events.next() => {
+                        if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(r)) =
+                            m.payload
+                        {
+                            seen.push((r.header.destination_prefix_length, u8::from(r.header.protocol)));
+                        }
+                    }
+                }
+            }
+            seen
+        })
+    });
+    assert!(
+        seen.contains(&(24, 4)),
+        "the static route is announced: {seen:?}"
+    );
+    assert!(
+        seen.iter().all(|&(_, proto)| proto != 186),
+        "none of our 50 routes is: {seen:?}"
+    );
+}

@@ -11,6 +11,7 @@ use bgp_wire::Prefix;
 use fib::{Fib, FibConfig, FibNextHop, FibRoute, KernelState, Op, Reach};
 use futures_util::StreamExt;
 use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::sys::AsyncSocket;
 use rtnetlink::MulticastGroup;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -70,8 +71,10 @@ pub(super) async fn start(
         MulticastGroup::Ipv4Route,
         MulticastGroup::Ipv6Route,
     ];
-    let (conn, _handle, mut events) =
+    let (mut conn, _handle, mut events) =
         rtnetlink::new_multicast_connection(&groups).map_err(RouterError::Runtime)?;
+    // Our own routes' notifications (a million for a full table) stay in the kernel.
+    fib::ignore_own_routes(conn.socket_mut().socket_ref(), &cfg).map_err(RouterError::Runtime)?;
     tokio::spawn(conn);
     let to_actor = ctl.clone();
     tokio::spawn(async move {
