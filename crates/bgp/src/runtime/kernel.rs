@@ -22,6 +22,9 @@ use crate::speaker::{FibChange, Resolver};
 
 /// Routes handed to the writer per batch.
 const BATCH: usize = 8192;
+/// Batches handed to the writer and not done yet, at most: with two, the next batch is
+/// ready when the kernel is through with one (the writer takes them in order).
+const IN_FLIGHT: u8 = 2;
 /// How long routes of a previous run may stay when not every peer sends End-of-RIB.
 const STALE_GRACE: Duration = Duration::from_secs(120);
 
@@ -30,7 +33,8 @@ pub(super) struct FibState {
     /// Routes are written (not `--no-fib`).
     write: bool,
     tx: mpsc::Sender<Vec<Op>>,
-    busy: bool,
+    /// Batches with the writer (see [`IN_FLIGHT`]).
+    in_flight: u8,
     /// Static routes installed, with their next hops (none: blackhole).
     statics: std::collections::HashMap<Prefix, Vec<FibNextHop>>,
     /// Static route changes waiting for the writer.
@@ -103,7 +107,7 @@ pub(super) async fn start(
             "kernel routes of a previous run kept until the new selection is known"
         );
     }
-    let (tx, mut rx) = mpsc::channel::<Vec<Op>>(2);
+    let (tx, mut rx) = mpsc::channel::<Vec<Op>>(usize::from(IN_FLIGHT));
     let done = ctl.clone();
     tokio::spawn(async move {
         while let Some(ops) = rx.recv().await {
@@ -180,7 +184,7 @@ impl FibState {
         FibState {
             write: start.write,
             tx: start.tx.clone(),
-            busy: false,
+            in_flight: 0,
             statics: Default::default(),
             pending: Vec::new(),
             kernel,
@@ -188,6 +192,16 @@ impl FibState {
             stale: start.own.iter().copied().collect(),
             stale_deadline: Instant::now() + STALE_GRACE,
             kernel_dirty: false,
+        }
+    }
+
+    /// Hands `ops` to the writer. The channel holds [`IN_FLIGHT`] batches, so with fewer
+    /// in flight it has room; should it not, the changes wait for the next batch.
+    fn send(&mut self, ops: Vec<Op>) {
+        match self.tx.try_send(ops) {
+            Ok(()) => self.in_flight += 1,
+            Err(mpsc::error::TrySendError::Full(ops)) => self.pending.extend(ops),
+            Err(mpsc::error::TrySendError::Closed(_)) => warn!("the FIB writer has stopped"),
         }
     }
 
@@ -269,7 +283,10 @@ impl Actor {
     /// Hands the FIB writer its next batch of changes.
     pub(super) fn fib_pump(&mut self) {
         let Some(f) = self.fib.as_mut() else { return };
-        if !f.write || f.busy || (f.pending.is_empty() && !self.speaker.has_fib_changes()) {
+        if !f.write
+            || f.in_flight >= IN_FLIGHT
+            || (f.pending.is_empty() && !self.speaker.has_fib_changes())
+        {
             return;
         }
         let changes = self.speaker.drain_fib(BATCH);
@@ -316,14 +333,14 @@ impl Actor {
                 }
             }
         }
-        if !ops.is_empty() && f.tx.try_send(ops).is_ok() {
-            f.busy = true;
+        if !ops.is_empty() {
+            f.send(ops);
         }
     }
 
     pub(super) fn fib_done(&mut self, stats: fib::Stats) {
         if let Some(f) = self.fib.as_mut() {
-            f.busy = false;
+            f.in_flight = f.in_flight.saturating_sub(1);
             if stats.failed > 0 {
                 warn!(?stats, "some kernel route changes failed");
             }
@@ -426,16 +443,14 @@ impl Actor {
         if f.write
             && !f.stale.is_empty()
             && (all_synced || Instant::now() >= f.stale_deadline)
-            && !f.busy
+            && f.in_flight < IN_FLIGHT
         {
             let gone: Vec<Op> = f.stale.drain().map(Op::Delete).collect();
             info!(
                 routes = gone.len(),
                 "removing kernel routes of a previous run"
             );
-            if f.tx.try_send(gone).is_ok() {
-                f.busy = true;
-            }
+            f.send(gone);
         }
     }
 }
