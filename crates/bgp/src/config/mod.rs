@@ -95,8 +95,10 @@ pub struct Global {
     /// MinRouteAdvertisementInterval in milliseconds (0: send as soon as possible).
     #[serde(default)]
     pub mrai_ms: u64,
-    /// Require an import and an export policy on eBGP sessions (RFC 8212). Off by default,
-    /// as `no bgp ebgp-requires-policy` in the seeds.
+    /// RFC 8212 (FRR's `bgp ebgp-requires-policy`): an eBGP session without import policy
+    /// has its routes kept but not accepted, one without export policy is sent none; the
+    /// session itself comes up. Off by default, as `no bgp ebgp-requires-policy` in the
+    /// seeds.
     #[serde(default)]
     pub ebgp_requires_policy: bool,
     /// Decision process options.

@@ -262,6 +262,37 @@ impl RouterConfig {
             .collect()
     }
 
+    /// Under RFC 8212 (`router.ebgp-requires-policy`), a line for each eBGP neighbor whose
+    /// routes are withheld for want of an import or export policy, for the log at start.
+    pub fn rfc8212_withheld(&self) -> Vec<String> {
+        if !self.router.ebgp_requires_policy {
+            return Vec::new();
+        }
+        self.neighbors()
+            .iter()
+            .filter(|n| n.is_external(self.router.asn))
+            .filter_map(|n| {
+                let what = match (n.import.is_none(), n.export.is_none()) {
+                    (false, false) => return None,
+                    (true, false) => "no import policy, so its routes are not accepted",
+                    (false, true) => "no export policy, so it is sent none",
+                    (true, true) => "no import policy, so its routes are not accepted, and no export policy, so it is sent none",
+                };
+                let name = match &n.interface {
+                    Some(i) => format!("interface {i}"),
+                    None => n.address.to_string(),
+                };
+                let asn = match n.remote_as {
+                    RemoteAsConfig::Asn(a) => format!("AS {a}"),
+                    RemoteAsConfig::Kind(_) => "external".into(),
+                };
+                Some(format!(
+                    "neighbor {name} ({asn}): {what} (RFC 8212, router.ebgp-requires-policy)"
+                ))
+            })
+            .collect()
+    }
+
     /// A neighbor's settings after inheritance from its peer group.
     pub fn resolve(&self, n: &NeighborConfig) -> Option<Neighbor> {
         let merged = match n.peer_group.as_ref().and_then(|g| self.peer_groups.get(g)) {
@@ -432,12 +463,6 @@ fn check_settings(
         Some(RemoteAsConfig::Kind(RemoteAsKind::External)) => true,
         _ => false,
     };
-    if cfg.router.ebgp_requires_policy && external && (n.import.is_none() || n.export.is_none()) {
-        return Err((
-            k("import"),
-            "eBGP neighbor needs an import and an export policy (router.ebgp-requires-policy, RFC 8212)".into(),
-        ));
-    }
     if external && n.route_reflector_client == Some(true) {
         return Err((
             k("route-reflector-client"),

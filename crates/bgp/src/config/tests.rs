@@ -97,11 +97,15 @@ fn semantic_errors_name_the_key() {
 }
 
 #[test]
-fn rfc8212_mode_refuses_ebgp_neighbors_without_policies() {
-    let text = "router: { asn: 65000, router-id: 10.0.0.1, ebgp-requires-policy: true }\nneighbors:\n  - { address: 10.0.0.2, remote-as: 65001 }\n  - { address: 10.0.0.3, remote-as: internal }\n";
-    let e = err(text);
-    assert_eq!(e.key, "neighbors[0].import");
-    assert!(e.problem.contains("RFC 8212"));
+fn rfc8212_mode_accepts_ebgp_neighbors_without_policies_and_names_them() {
+    // As FRR: the sessions come up, and the routes are withheld (see the speaker's tests).
+    let text = "router: { asn: 65000, router-id: 10.0.0.1, ebgp-requires-policy: true }\nneighbors:\n  - { address: 10.0.0.2, remote-as: 65001 }\n  - { address: 10.0.0.3, remote-as: internal }\n  - { address: 10.0.0.4, remote-as: 65004, import: P, export: P }\npolicies:\n  P: [{ action: accept }]\n";
+    let cfg = RouterConfig::parse("r.yaml", text).unwrap();
+    assert!(cfg.router.ebgp_requires_policy);
+    assert_eq!(
+        cfg.rfc8212_withheld(),
+        ["neighbor 10.0.0.2 (AS 65001): no import policy, so its routes are not accepted, and no export policy, so it is sent none (RFC 8212, router.ebgp-requires-policy)"]
+    );
 }
 
 #[test]

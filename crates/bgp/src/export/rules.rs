@@ -70,6 +70,9 @@ pub enum Source {
 pub struct GroupKey {
     /// The peer is eBGP.
     pub external: bool,
+    /// Nothing is exported: an eBGP peer without export policy under RFC 8212 (§3).
+    /// A `default-originate` route, configured for the peer by name, is still sent.
+    pub withhold: bool,
     /// The AS we present.
     pub local_asn: u32,
     /// Our BGP identifier (ORIGINATOR_ID of reflected routes).
@@ -316,6 +319,7 @@ pub(crate) mod tests {
     pub(crate) fn key(external: bool) -> GroupKey {
         GroupKey {
             external,
+            withhold: false,
             local_asn: 65000,
             router_id: Ipv4Addr::new(10, 0, 0, 1),
             cluster_id: Ipv4Addr::new(10, 0, 0, 1),

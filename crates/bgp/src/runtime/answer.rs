@@ -123,6 +123,8 @@ fn summary(a: &Actor) -> Summary {
                 received: v.counters.received.iter().sum(),
                 accepted: v.counters.accepted.iter().sum(),
                 advertised: v.advertised.iter().sum(),
+                import_withheld: v.import_withheld,
+                export_withheld: v.export_withheld,
             })
         })
         .collect();

@@ -98,6 +98,12 @@ pub struct SummaryRow {
     pub accepted: u64,
     /// Prefixes advertised.
     pub advertised: u64,
+    /// No routes accepted from it: eBGP without import policy under RFC 8212.
+    #[serde(default)]
+    pub import_withheld: bool,
+    /// No routes sent to it: eBGP without export policy under RFC 8212.
+    #[serde(default)]
+    pub export_withheld: bool,
 }
 
 /// `show bgp summary`.

@@ -350,6 +350,9 @@ impl Actor {
         };
         a.speaker
             .set_policies(crate::policy_adapter::all(&a.policies, cfg.router.asn));
+        for line in cfg.rfc8212_withheld() {
+            warn!("{line}");
+        }
         a.sync_statics();
         a.sync_origination();
         a.sync_unnumbered();
@@ -697,6 +700,7 @@ fn speaker_config(cfg: &RouterConfig) -> SpeakerConfig {
     s.multipath.ebgp = cfg.router.maximum_paths.ebgp;
     s.multipath.ibgp = cfg.router.maximum_paths.ibgp;
     s.multipath.relax = cfg.router.bestpath.as_path_multipath_relax;
+    s.ebgp_requires_policy = cfg.router.ebgp_requires_policy;
     s
 }
 

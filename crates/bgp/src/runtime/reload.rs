@@ -4,6 +4,7 @@
 
 use bgp_wire::notification::{cease, codes};
 use bgp_wire::Notification;
+use tracing::warn;
 
 use super::session::ToSession;
 use super::{peer_spec, speaker_config, Actor};
@@ -78,8 +79,22 @@ impl Actor {
             || old.router.maximum_paths != new.router.maximum_paths;
         let reflection_changed = old.router.cluster_id != new.router.cluster_id
             || old.router.client_to_client_reflection != new.router.client_to_client_reflection;
+        let rfc8212_changed = old.router.ebgp_requires_policy != new.router.ebgp_requires_policy;
         self.cfg = new.clone();
-        if decision_changed || reflection_changed {
+        if rfc8212_changed {
+            notes.push(format!(
+                "ebgp-requires-policy {} (RFC 8212)",
+                if new.router.ebgp_requires_policy {
+                    "on"
+                } else {
+                    "off"
+                }
+            ));
+            for line in new.rfc8212_withheld() {
+                warn!("{line}");
+            }
+        }
+        if decision_changed || reflection_changed || rfc8212_changed {
             self.speaker.set_config(speaker_config(&new));
         }
         if decision_changed {
@@ -152,8 +167,9 @@ impl Actor {
             let export = o.export != n.export
                 || o.next_hop_self != n.next_hop_self
                 || o.route_reflector_client != n.route_reflector_client
-                || o.default_originate != n.default_originate;
-            let import = o.import != n.import || o.allowas_in != n.allowas_in;
+                || o.default_originate != n.default_originate
+                || rfc8212_changed;
+            let import = o.import != n.import || o.allowas_in != n.allowas_in || rfc8212_changed;
             if export || (policies_changed && n.export.is_some()) {
                 self.speaker.resend(id, None);
                 notes.push(format!("neighbor {}: routes re-sent", n.key()));

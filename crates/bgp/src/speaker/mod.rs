@@ -43,6 +43,9 @@ pub struct SpeakerConfig {
     pub decision: DecisionOptions,
     /// Multipath options.
     pub multipath: MultipathOptions,
+    /// RFC 8212: routes from an eBGP peer without import policy are not accepted, and an
+    /// eBGP peer without export policy is sent none (FRR's `bgp ebgp-requires-policy`).
+    pub ebgp_requires_policy: bool,
 }
 
 impl SpeakerConfig {
@@ -58,6 +61,7 @@ impl SpeakerConfig {
                 ..Default::default()
             },
             multipath: MultipathOptions::default(),
+            ebgp_requires_policy: false,
         }
     }
 }
@@ -737,6 +741,7 @@ fn group_key(
     }
     GroupKey {
         external: n.is_external(),
+        withhold: cfg.ebgp_requires_policy && n.is_external() && spec.export.is_none(),
         local_asn: spec.local_asn,
         router_id: cfg.router_id,
         cluster_id: cfg.cluster_id,

@@ -13,6 +13,17 @@ use crate::export::group::{Walk, WalkEnd};
 use crate::export::rules::{NextHopAction, PolicyResult};
 use crate::rib::attrs::{Attrs, NextHop};
 use crate::rib::table::{path_flags, Path};
+
+/// What the import side does with a peer's routes.
+#[derive(Debug, Clone, Copy)]
+enum Import<'a> {
+    /// Accept all (no import policy).
+    All,
+    /// Through this named policy.
+    Policy(&'a str),
+    /// Keep them, rejected (RFC 8212: an eBGP peer without import policy).
+    Nothing,
+}
 use crate::rib::PathOp;
 
 /// Received messages that end the session.
@@ -176,6 +187,9 @@ impl Speaker {
             return;
         }
         let import = self.peer(id).and_then(|p| p.spec.import.clone());
+        // RFC 8212 §3: without import policy, an eBGP peer's routes are kept (and counted
+        // as received) but not accepted.
+        let withhold = self.cfg.ebgp_requires_policy && external && import.is_none();
         for (fam, it, nh) in sources {
             if !families.contains(&fam) {
                 debug!(peer = %address, %fam, "routes of a family not negotiated ignored");
@@ -183,7 +197,20 @@ impl Speaker {
             }
             let mut attrs = base.clone();
             attrs.next_hop = nh;
-            self.announce(id, fam, it, attrs, import.as_deref(), address);
+            let import = match &import {
+                _ if withhold => Import::Nothing,
+                Some(name) => Import::Policy(name),
+                None => Import::All,
+            };
+            self.announce(id, fam, it, attrs, import, address);
+        }
+    }
+
+    /// The policy routes go through on import, if any.
+    fn import_policy(&self, import: Import<'_>) -> Option<&dyn crate::export::rules::RoutePolicy> {
+        match import {
+            Import::Policy(name) => self.policies.get(name).map(|p| &**p),
+            Import::All | Import::Nothing => None,
         }
     }
 
@@ -194,24 +221,29 @@ impl Speaker {
         fam: Family,
         nlri: bgp_wire::NlriIter<'_>,
         attrs: Attrs,
-        import: Option<&str>,
+        import: Import<'_>,
         address: IpAddr,
     ) {
         let fi = family_index(fam);
         // Without import policy the set is interned once for all prefixes of the field.
-        let shared = match import.and_then(|name| self.policies.get(name)) {
-            None => Some(self.rib.attrs.intern(attrs.clone())),
-            Some(_) => None,
+        let shared = match import {
+            Import::Nothing => Some((self.rib.attrs.intern(attrs.clone()), path_flags::REJECTED)),
+            _ if self.import_policy(import).is_none() => {
+                Some((self.rib.attrs.intern(attrs.clone()), 0))
+            }
+            _ => None,
         };
         for n in nlri {
             let (attrs_id, flags) = match shared {
-                Some(sid) => {
+                Some((sid, flags)) => {
                     self.rib.attrs.retain(sid);
-                    (sid, 0)
+                    (sid, flags)
                 }
                 None => {
-                    let policy = import.and_then(|name| self.policies.get(name));
-                    match policy.map(|p| p.evaluate(n.prefix, &attrs)) {
+                    match self
+                        .import_policy(import)
+                        .map(|p| p.evaluate(n.prefix, &attrs))
+                    {
                         Some(PolicyResult::Accept {
                             attrs: modified,
                             next_hop,
@@ -252,7 +284,7 @@ impl Speaker {
                 }
             }
         }
-        if let Some(sid) = shared {
+        if let Some((sid, _)) = shared {
             self.rib.attrs.release(sid);
         }
     }

@@ -449,6 +449,9 @@ impl Speaker {
         let (source, originator) = self.source(best.peer);
         let reflected = matches!(source, Source::Internal | Source::InternalClient);
         let group = self.groups.get_mut(g)?.as_mut()?;
+        if group.key.withhold {
+            return None;
+        }
         let policy = group.key.export_policy_in(&self.policies);
         // The result is the same for every member of the group: the policy sees the route,
         // not the peer (`next-hop: self` and `peer-address` mean our address on the

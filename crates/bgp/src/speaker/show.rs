@@ -34,6 +34,11 @@ pub struct NeighborView {
     pub counters: Counters,
     /// Prefixes advertised, IPv4 and IPv6.
     pub advertised: [u64; 2],
+    /// RFC 8212 (`ebgp-requires-policy`): an eBGP peer without import policy, whose
+    /// routes are not accepted.
+    pub import_withheld: bool,
+    /// RFC 8212: an eBGP peer without export policy, sent no routes.
+    pub export_withheld: bool,
     /// Session details when Established.
     pub session: Option<SessionView>,
 }
@@ -195,6 +200,16 @@ impl Speaker {
                 pending_changes: pending,
             }
         });
+        // Before the session is up, what the configured remote AS says.
+        let external = s.map_or(
+            match p.spec.remote_as {
+                RemoteAs::Asn(a) => a != p.spec.local_asn,
+                RemoteAs::External => true,
+                RemoteAs::Internal => false,
+            },
+            |s| s.negotiated.is_external(),
+        );
+        let rfc8212 = self.cfg.ebgp_requires_policy && external;
         Some(NeighborView {
             id,
             address: p.spec.address,
@@ -209,6 +224,8 @@ impl Speaker {
             established: s.is_some(),
             counters: p.counters,
             advertised: s.map_or([0, 0], |s| s.out.advertised),
+            import_withheld: rfc8212 && p.spec.import.is_none(),
+            export_withheld: rfc8212 && p.spec.export.is_none(),
             session,
         })
     }

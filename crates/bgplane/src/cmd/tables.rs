@@ -59,10 +59,19 @@ pub(crate) fn summary(d: &Value) -> String {
         .unwrap_or(&empty)
     {
         let state = s(n, "state");
-        let st = if state == "Established" {
-            u(n, "received").to_string()
-        } else {
+        // RFC 8212 withholding shows as FRR shows it.
+        let withheld = |k: &str| n.get(k).and_then(Value::as_bool) == Some(true);
+        let st = if state != "Established" {
             state
+        } else if withheld("import_withheld") {
+            "(Policy)".to_string()
+        } else {
+            u(n, "received").to_string()
+        };
+        let sent = if withheld("export_withheld") {
+            "(Policy)".to_string()
+        } else {
+            u(n, "advertised").to_string()
         };
         let mut name = match n.get("interface").and_then(Value::as_str) {
             Some(i) => i.to_string(),
@@ -82,7 +91,7 @@ pub(crate) fn summary(d: &Value) -> String {
             duration(u(n, "uptime_secs")),
             st,
             u(n, "accepted"),
-            u(n, "advertised"),
+            sent,
             s(n, "description")
         );
     }
@@ -113,6 +122,18 @@ pub(crate) fn neighbors(d: &Value) -> String {
             s(n, "state"),
             duration(u(n, "state_secs"))
         );
+        // RFC 8212, worded as FRR words it.
+        for (key, way) in [
+            ("import_withheld", "Inbound"),
+            ("export_withheld", "Outbound"),
+        ] {
+            if n.get(key).and_then(Value::as_bool) == Some(true) {
+                let _ = writeln!(
+                    out,
+                    "  {way} updates discarded due to missing policy (RFC 8212)"
+                );
+            }
+        }
         if let Some(t) = n.get("timers") {
             let _ = writeln!(
                 out,
@@ -394,4 +415,33 @@ pub(crate) fn advertised(d: &Value) -> String {
     }
     let _ = writeln!(out, "\nTotal number of prefixes {}", rows.len());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn the_summary_shows_rfc8212_withholding_as_frr_does() {
+        let row = |addr: &str, import: bool, export: bool| {
+            json!({
+                "neighbor": addr, "asn": "65001", "state": "Established", "uptime_secs": 61,
+                "msg_received": 3, "msg_sent": 2, "received": 5, "accepted": 0,
+                "advertised": 0, "import_withheld": import, "export_withheld": export,
+            })
+        };
+        let d = json!({
+            "router_id": "10.0.0.1", "asn": 65000, "rib_v4": 5, "rib_v6": 0,
+            "attribute_sets": 1,
+            "neighbors": [row("10.0.0.2", true, true), row("10.0.0.3", false, false)],
+        });
+        let text = super::summary(&d);
+        let cols = |addr: &str| -> Vec<String> {
+            let line = text.lines().find(|l| l.starts_with(addr)).unwrap();
+            line.split_whitespace().map(str::to_string).collect()
+        };
+        // Neighbor V AS UpdRcvd UpdSent Up/Down State/PfxRcd PfxAcc PfxSnt
+        assert_eq!(cols("10.0.0.2")[6..9], ["(Policy)", "0", "(Policy)"]);
+        assert_eq!(cols("10.0.0.3")[6..9], ["5", "0", "0"]);
+    }
 }

@@ -1,6 +1,8 @@
 //! Origination as seed 002's router0 does it: `default-originate` towards a neighbor,
 //! `redistribute connected` (following the kernel's addresses), static and blackhole
-//! routes installed in the kernel and announced with `redistribute static`.
+//! routes installed in the kernel and announced with `redistribute static`; and RFC 8212
+//! (`ebgp-requires-policy`), which withholds routes both ways from an eBGP neighbor
+//! without policies.
 //!
 //! Topology: bgplane in `a` (AS 65000, kernel FIB on) and FRR with zebra in `b` (AS
 //! 65001) on link 0 (10.90.0.1 / 10.90.0.2); a stub namespace `s` on link 1 (10.91.0.1 on
@@ -220,4 +222,72 @@ fn ipv4_and_ipv6_routes_with_the_same_attributes_reach_frr_each_in_its_family() 
     holds_for("the session staying up", Duration::from_secs(2), || {
         s.frr.established(&s.links[0].a4.to_string())
     });
+}
+
+#[test]
+fn ebgp_requires_policy_withholds_routes_both_ways_until_the_neighbor_has_policies() {
+    let y = |policies: bool| {
+        move |l: &Link| {
+            let (extra, defs) = if policies {
+                (
+                    ", import: ALL, export: ALL",
+                    "policies:\n  ALL: [{ action: accept }]\n",
+                )
+            } else {
+                ("", "")
+            };
+            router("  ebgp-requires-policy: true\n")
+                + "networks: [10.7.1.0/24]\n"
+                + defs
+                + &neighbor(l, extra)
+        }
+    };
+    // The session comes up and FRR's route arrives (start waits for both).
+    let Some(mut s) = start("orig-8212", false, y(false)) else {
+        return;
+    };
+    let frr_addr = IpAddr::V4(s.links[0].b4);
+    let path = s
+        .bgplane
+        .path_from("10.3.1.0/24", frr_addr)
+        .unwrap()
+        .unwrap();
+    assert_eq!(path["rejected"], true, "kept, not accepted: {path}");
+    assert_eq!(path["best"], false, "{path}");
+    let row = s.bgplane.summary_row(frr_addr).unwrap();
+    assert_eq!(
+        (
+            &row["import_withheld"],
+            &row["export_withheld"],
+            &row["accepted"]
+        ),
+        (&true.into(), &true.into(), &0.into()),
+        "{row}"
+    );
+    let text = s.bgplane.cli(&["show", "bgp", "summary"]).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&frr_addr.to_string()))
+        .unwrap();
+    assert_eq!(line.matches("(Policy)").count(), 2, "{text}");
+    holds_for("FRR not to get 10.7.1.0/24", Duration::from_secs(3), || {
+        s.frr.lacks("10.7.1.0/24")
+    });
+
+    // With policies on the neighbor, routes flow both ways.
+    let text = y(true)(&s.links[0]);
+    s.bgplane.reconfigure_yaml(&text);
+    wait_for("FRR to get 10.7.1.0/24", timeouts::ROUTES, || {
+        frr_has_from_bgplane(&s, "10.7.1.0/24")
+    });
+    wait_for(
+        "bgplane to accept FRR's route",
+        timeouts::ROUTES,
+        || match s.bgplane.path_from("10.3.1.0/24", frr_addr)? {
+            Some(p) if p["best"] == true => Ok(()),
+            p => Err(format!("{p:?}")),
+        },
+    );
+    let row = s.bgplane.summary_row(frr_addr).unwrap();
+    assert_eq!(row["import_withheld"], false, "{row}");
 }

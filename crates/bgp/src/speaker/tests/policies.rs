@@ -109,3 +109,62 @@ fn an_export_policy_sets_and_prepends_on_the_wire_what_it_says_and_rejects_the_r
     );
     assert_eq!(adv[0].next_hop, "192.0.2.100");
 }
+
+#[test]
+fn under_rfc8212_an_ebgp_peer_without_policies_has_its_routes_kept_unaccepted_and_is_sent_none() {
+    let mut cfg = SpeakerConfig::new(LOCAL_AS, Ipv4Addr::new(10, 0, 0, 1));
+    cfg.ebgp_requires_policy = true;
+    let mut s = Speaker::new(cfg);
+    install(&mut s, "policies:\n  ALL: [{ action: accept }]\n");
+    let bare = s.add_peer(PeerSpec::new(addr(1), RemoteAs::Asn(65001), LOCAL_AS));
+    let mut spec = PeerSpec::new(addr(2), RemoteAs::Asn(65002), LOCAL_AS);
+    spec.import = Some("ALL".into());
+    spec.export = Some("ALL".into());
+    let with = s.add_peer(spec);
+    let internal = s.add_peer(PeerSpec::new(addr(3), RemoteAs::Internal, LOCAL_AS));
+    let ibgp = SessionContext {
+        external: false,
+        ..SessionContext::ebgp()
+    };
+    for (id, asn, last) in [(bare, 65001, 1), (with, 65002, 2), (internal, LOCAL_AS, 3)] {
+        up(&mut s, id, asn, last);
+    }
+    for id in [bare, with] {
+        sent(&mut s, id, SessionContext::ebgp());
+    }
+    sent(&mut s, internal, ibgp);
+
+    // The routes of the peer without import policy are received, shown, not accepted.
+    s.receive(
+        bare,
+        &announce(&[65001], [192, 0, 2, 1], &["10.1.0.0/24"], None),
+    )
+    .unwrap();
+    let p: bgp_wire::Prefix = "10.1.0.0/24".parse().unwrap();
+    assert!(s.rib().dest(&p).and_then(|d| d.best()).is_none());
+    let c = s.neighbor_view(bare).unwrap().counters;
+    assert_eq!((c.received[0], c.accepted[0]), (1, 0));
+    assert!(sent(&mut s, internal, ibgp).prefixes().is_empty());
+
+    // A peer with both policies is served as usual, except to the peer without export
+    // policy; iBGP is not concerned.
+    s.receive(
+        with,
+        &announce(&[65002], [192, 0, 2, 2], &["10.2.0.0/24"], None),
+    )
+    .unwrap();
+    assert_eq!(sent(&mut s, internal, ibgp).prefixes(), ["10.2.0.0/24"]);
+    assert!(sent(&mut s, bare, SessionContext::ebgp())
+        .prefixes()
+        .is_empty());
+    let c = s.neighbor_view(with).unwrap().counters;
+    assert_eq!((c.received[0], c.accepted[0]), (1, 1));
+
+    let flags = |id| {
+        let v = s.neighbor_view(id).unwrap();
+        (v.import_withheld, v.export_withheld)
+    };
+    assert_eq!(flags(bare), (true, true));
+    assert_eq!(flags(with), (false, false));
+    assert_eq!(flags(internal), (false, false));
+}
