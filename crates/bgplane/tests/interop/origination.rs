@@ -290,4 +290,26 @@ fn ebgp_requires_policy_withholds_routes_both_ways_until_the_neighbor_has_polici
     );
     let row = s.bgplane.summary_row(frr_addr).unwrap();
     assert_eq!(row["import_withheld"], false, "{row}");
+
+    // Back to no policies, first with RFC 8212 (withheld again: FRR loses the route),
+    // then without it (both ways again): a reload that turns the mode off re-sends and
+    // refreshes.
+    let text = y(false)(&s.links[0]);
+    s.bgplane.reconfigure_yaml(&text);
+    wait_for("FRR to lose 10.7.1.0/24", timeouts::ROUTES, || {
+        s.frr.lacks("10.7.1.0/24")
+    });
+    let text = text.replace("  ebgp-requires-policy: true\n", "");
+    s.bgplane.reconfigure_yaml(&text);
+    wait_for("FRR to get 10.7.1.0/24 back", timeouts::ROUTES, || {
+        frr_has_from_bgplane(&s, "10.7.1.0/24")
+    });
+    wait_for(
+        "bgplane to accept FRR's route again",
+        timeouts::ROUTES,
+        || match s.bgplane.path_from("10.3.1.0/24", frr_addr)? {
+            Some(p) if p["best"] == true => Ok(()),
+            p => Err(format!("{p:?}")),
+        },
+    );
 }
