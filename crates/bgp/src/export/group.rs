@@ -263,6 +263,51 @@ impl Walk {
     }
 }
 
+/// How far a peer's table walk had gone at each RIB change number, so that a change
+/// logged while it ran, and already sent by it, is not sent again.
+///
+/// The walk runs in rounds (one per [`fill`](crate::speaker::Speaker::fill)) and the RIB
+/// does not change within a round: a mark `(seq, v4, v6)` says that by change number
+/// `seq` the walk had visited the IPv4 destinations with ids below `v4` and the IPv6 ones
+/// below `v6`. A destination whose current state has change number `s` was sent in that
+/// state if the first mark past its id has `seq >= s`.
+#[derive(Debug, Clone, Default)]
+pub struct WalkTrace {
+    marks: Vec<(u32, u32, u32)>,
+}
+
+impl WalkTrace {
+    /// Forgets every mark (a new walk starts, or the trace is of no more use).
+    pub fn clear(&mut self) {
+        self.marks.clear();
+    }
+
+    /// Records the walk's position at change number `seq`.
+    pub fn mark(&mut self, seq: u32, v4: u32, v6: u32) {
+        if self.marks.last() != Some(&(seq, v4, v6)) {
+            self.marks.push((seq, v4, v6));
+        }
+    }
+
+    /// Whether the walk visited destination `id` (of the IPv6 table if `v6`) when its
+    /// state was already that of change number `seq`.
+    pub fn visited_since(&self, seq: u32, v6: bool, id: u32) -> bool {
+        let cover = |m: &(u32, u32, u32)| if v6 { m.2 } else { m.1 };
+        let i = self.marks.partition_point(|m| cover(m) <= id);
+        // Change numbers wrap: compare by distance.
+        self.marks
+            .get(i)
+            .is_some_and(|m| m.0.wrapping_sub(seq) as i32 >= 0)
+    }
+
+    /// Whether a change numbered `seq` comes after every mark (the trace can go).
+    pub fn is_before(&self, seq: u32) -> bool {
+        self.marks
+            .last()
+            .is_none_or(|m| (seq.wrapping_sub(m.0) as i32) > 0)
+    }
+}
+
 /// A peer's outbound state.
 #[derive(Debug, Clone, Default)]
 pub struct PeerOut {
@@ -272,6 +317,8 @@ pub struct PeerOut {
     pub cursor: u64,
     /// Table walks to do before (or while) following the log.
     pub walks: VecDeque<Walk>,
+    /// Where the current (or last) walk was at each change number.
+    pub walked: WalkTrace,
     /// IPv4 destinations advertised to the peer.
     pub adj_v4: BitSet,
     /// IPv6 destinations advertised to the peer.
@@ -290,6 +337,43 @@ pub struct PeerOut {
 }
 
 impl PeerOut {
+    /// Queues a table walk. A walk that starts now (none before it) starts a new trace.
+    pub fn start_walk(&mut self, walk: Walk) {
+        if self.walks.is_empty() {
+            self.walked.clear();
+        }
+        self.walks.push_back(walk);
+    }
+
+    /// Marks the front walk's position (the walk being at `seq`), or the full coverage of
+    /// `done`, a walk that just ended with no other after it.
+    pub fn mark_walk(&mut self, seq: u32, done: Option<&Walk>) {
+        let cover = |w: &Walk, v6: bool| -> u32 {
+            match (v6, w.in_v6) {
+                (false, _) if !w.v4 => 0,
+                (true, _) if !w.v6 => 0,
+                (false, true) => u32::MAX,
+                (false, false) => w.next,
+                (true, true) => w.next,
+                (true, false) => 0,
+            }
+        };
+        match (done, self.walks.front()) {
+            (Some(w), None) => {
+                let v4 = if w.v4 { u32::MAX } else { 0 };
+                let v6 = if w.v6 { u32::MAX } else { 0 };
+                self.walked.mark(seq, v4, v6);
+            }
+            // The next walk starts over: its own trace.
+            (Some(_), Some(_)) => self.walked.clear(),
+            (None, Some(w)) => {
+                let (v4, v6) = (cover(w, false), cover(w, true));
+                self.walked.mark(seq, v4, v6);
+            }
+            (None, None) => {}
+        }
+    }
+
     /// The bitmap of a family.
     pub fn adj(&mut self, family: Family) -> &mut BitSet {
         if family == Family::IPV6_UNICAST {

@@ -514,7 +514,7 @@ impl Speaker {
             }
         }
         if let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) {
-            s.out.walks.push_back(walk);
+            s.out.start_walk(walk);
         }
     }
 

@@ -352,7 +352,7 @@ impl Speaker {
                 } else {
                     WalkEnd::Nothing
                 };
-                s.out.walks.push_back(Walk::new(Some(family), end));
+                s.out.start_walk(Walk::new(Some(family), end));
             }
             subtype::BORR => {
                 for d in self

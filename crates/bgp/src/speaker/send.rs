@@ -9,7 +9,7 @@ use bgp_wire::route_refresh::subtype;
 use bgp_wire::{Family, Nlri, Prefix, RouteRefresh, UpdatePacker};
 
 use super::{Fill, PeerId, Speaker};
-use crate::export::group::{CacheKey, WalkEnd};
+use crate::export::group::{CacheKey, Change, WalkEnd};
 use crate::export::rules::{self, Exported, Source};
 
 /// Routes gathered for one peer before encoding.
@@ -161,6 +161,10 @@ impl Speaker {
             }
         }
         sent += batch.flush(&packer, out);
+        let seq = self.rib.seq();
+        if let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) {
+            s.out.mark_walk(seq, None);
+        }
         // Then the changes logged since.
         let walking = self.session_walking(id);
         if !walking {
@@ -181,13 +185,14 @@ impl Speaker {
                 if let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) {
                     s.out.cursor = cursor + 1;
                 }
-                // One lookup: skip superseded entries, export the current best.
+                // One lookup: skip superseded entries, and those the table walk sent in
+                // their current state; export the current best.
                 let info = self
                     .rib
                     .dest_of_change(&change)
-                    .map(|(p, d)| (p, d.stamp, d.best().copied()));
-                if let Some((prefix, stamp, best)) = info {
-                    if stamp == change.seq {
+                    .map(|(p, d)| (p, d.stamp, d.best().copied(), d.paths.is_empty()));
+                if let Some((prefix, stamp, best, empty)) = info {
+                    if stamp == change.seq && !self.walked(id, &change, prefix, empty) {
                         self.export_one(id, prefix, Some((change.id(), best)), &mut batch);
                     }
                 }
@@ -255,7 +260,9 @@ impl Speaker {
                 }
             }
         }
-        Some(Err(s.out.walks.pop_front().map(|w| w.end)))
+        let done = s.out.walks.pop_front();
+        s.out.mark_walk(rib.seq(), done.as_ref());
+        Some(Err(done.map(|w| w.end)))
     }
 
     /// Whether `fill` has anything to do for the peer.
@@ -330,6 +337,23 @@ impl Speaker {
             }
             _ => false,
         }
+    }
+
+    /// Whether the peer's last table walk sent `prefix` in the state of `change` (its
+    /// current one). A walk passes over destinations without paths, and the default
+    /// route of `default-originate` stands apart: those go through the log.
+    fn walked(&mut self, id: PeerId, change: &Change, prefix: Prefix, empty: bool) -> bool {
+        let Some(s) = self.peer_mut(id).and_then(|p| p.session.as_mut()) else {
+            return false;
+        };
+        let trace = &mut s.out.walked;
+        if trace.is_before(change.seq) {
+            trace.clear();
+            return false;
+        }
+        !empty
+            && prefix.prefix_len() > 0
+            && trace.visited_since(change.seq, change.is_v6(), change.id())
     }
 
     fn cursor(&self, id: PeerId) -> Option<(usize, u64)> {

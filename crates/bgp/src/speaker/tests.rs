@@ -466,3 +466,4 @@ mod groups;
 mod mrai;
 mod out;
 mod policies;
+mod walks;

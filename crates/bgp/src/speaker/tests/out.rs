@@ -41,6 +41,11 @@ impl Sent {
 pub(super) fn drain_with(s: &mut Speaker, id: PeerId, ctx: SessionContext, budget: usize) -> Sent {
     let mut bytes = Vec::new();
     while s.fill(id, budget, &mut bytes) == Fill::More {}
+    decode(bytes, ctx)
+}
+
+/// The messages of `bytes`, as sent to a peer with receive context `ctx`.
+pub(super) fn decode(bytes: Vec<u8>, ctx: SessionContext) -> Sent {
     let mut out = Sent::default();
     let mut rest = &bytes[..];
     while !rest.is_empty() {
