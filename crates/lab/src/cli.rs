@@ -363,7 +363,7 @@ pub fn run(args: Args, exe: SelfExe) -> anyhow::Result<()> {
             state,
             endpoint,
         } => link_cmd(&root, &sel.sel(), &endpoint, state == "up")?,
-        LabCommand::Save { sel, output } => save_cmd(&root, &sel.sel(), output)?,
+        LabCommand::Save { sel, output } => save_cmd(&root, &sel.sel(), output, &exe)?,
         LabCommand::Check {
             sel,
             from,

@@ -618,6 +618,30 @@ fn seed_002_bgplane_fabric_unnumbered_ebgp_and_reachability() {
     let hops = traceroute(&f.lab, "server1", "10.1.3.1");
     assert_eq!(hops, ["10.0.2.1", "10.0.0.0", "10.0.0.2", "10.1.3.1"]);
 
+    // `lab save` writes each router's running configuration over the router.conf it
+    // runs from; read back, it is the configuration in effect: a reload changes nothing.
+    let saved = f.lab.json(&["save", "--name", f.name()]);
+    assert_eq!(saved.as_array().map(Vec::len), Some(7), "{saved}");
+    let bin = bgplane_binary();
+    let out = f.lab.run(&[
+        "exec",
+        "--name",
+        f.name(),
+        "router0",
+        "--",
+        bin.to_str().unwrap(),
+        "reload",
+        "--socket",
+        SOCKET,
+    ]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("no change"),
+        "reload of the saved configuration: {said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(f.all_established("router0", 2));
+
     f.lab.destroy_and_check_clean();
 }
 

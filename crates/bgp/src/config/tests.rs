@@ -247,3 +247,63 @@ fn peer_group_and_origination_mistakes_name_the_key() {
         assert_eq!(err(&text).key, key, "{text}");
     }
 }
+
+#[test]
+fn every_example_configuration_written_back_as_yaml_reads_as_the_same_configuration() {
+    // `show running-config` writes the configuration in effect this way.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut seen = 0;
+    for dir in [
+        "bgplane-fabric-000/router",
+        "bgplane-fabric-002/router",
+        "cilium-bgp-cross-as/bgplane",
+    ] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = e.unwrap().path();
+            let cfg = RouterConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let yaml = serde_norway::to_string(&cfg).unwrap();
+            let back = RouterConfig::parse("running-config", &yaml)
+                .unwrap_or_else(|e| panic!("{}: {e}\n{yaml}", path.display()));
+            assert_eq!(back, cfg, "{}", path.display());
+            seen += 1;
+        }
+    }
+    assert!(seen >= 20, "{seen} files");
+}
+
+#[test]
+fn the_configurations_of_the_router_guide_read_and_write_back_to_themselves() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/router.md"),
+    )
+    .unwrap();
+    let mut blocks = Vec::new();
+    let mut cur: Option<String> = None;
+    for line in text.lines() {
+        match (&mut cur, line.trim_start().starts_with("```")) {
+            (None, true) if line.trim() == "```yaml" => cur = Some(String::new()),
+            (Some(_), true) => blocks.push(cur.take().unwrap()),
+            (Some(b), false) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            _ => {}
+        }
+    }
+    // Whole files, and the fragments (networks, static routes, policies) as one file.
+    let (whole, parts): (Vec<String>, Vec<String>) =
+        blocks.into_iter().partition(|b| b.starts_with("router:"));
+    let mut files = whole;
+    files.push(format!(
+        "router: {{ asn: 65005, router-id: 10.0.5.1 }}\n{}",
+        parts.concat()
+    ));
+    assert!(files.len() >= 4, "{} files", files.len());
+    for f in &files {
+        let cfg = RouterConfig::parse("router.md", f).unwrap_or_else(|e| panic!("{e}\n{f}"));
+        let yaml = serde_norway::to_string(&cfg).unwrap();
+        let back =
+            RouterConfig::parse("running-config", &yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        assert_eq!(back, cfg, "{f}");
+    }
+}

@@ -94,6 +94,17 @@ pub(super) fn answer(a: &mut Actor, req: Request) -> Response {
         },
         Request::Clear { address, soft } => clear(a, address, soft),
         Request::Metrics => Response::Metrics(super::metrics::render(a)),
+        Request::RunningConfig => match serde_norway::to_string(&a.cfg) {
+            Ok(yaml) => Response::RunningConfig(super::api::RunningConfig {
+                file: a
+                    .options
+                    .config_path
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+                yaml,
+            }),
+            Err(e) => Response::Error(format!("cannot write the configuration as YAML: {e}")),
+        },
     }
 }
 

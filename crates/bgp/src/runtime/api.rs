@@ -66,6 +66,9 @@ pub enum Request {
     },
     /// Prometheus text of the router's metrics.
     Metrics,
+    /// `show running-config`: the configuration in effect (as loaded or last reloaded,
+    /// command-line overrides included), as YAML.
+    RunningConfig,
 }
 
 /// One line of `show bgp summary`.
@@ -172,8 +175,20 @@ pub enum Response {
     Message(String),
     /// Prometheus text.
     Metrics(String),
+    /// `running-config`.
+    RunningConfig(RunningConfig),
     /// The request failed.
     Error(String),
+}
+
+/// The configuration in effect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunningConfig {
+    /// The file it was read from (`None`: started with command-line flags).
+    pub file: Option<String>,
+    /// As YAML, every setting spelled out (defaults included); `bgplane router --config`
+    /// reads it back to the same configuration.
+    pub yaml: String,
 }
 
 /// A request with its reply channel, as the actor receives it.

@@ -38,6 +38,9 @@ enum ShowWhat {
         #[command(subcommand)]
         what: ShowBgp,
     },
+    /// The configuration in effect, as YAML (every setting spelled out): what the router
+    /// was started with, or last reloaded.
+    RunningConfig,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -123,7 +126,17 @@ pub(crate) fn call(socket: &Path, req: &Request) -> anyhow::Result<Value> {
 
 /// Runs `bgplane show`.
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
-    let ShowWhat::Bgp { what } = args.what;
+    let what = match args.what {
+        ShowWhat::Bgp { what } => what,
+        ShowWhat::RunningConfig => {
+            let data = call(&args.socket, &Request::RunningConfig)?;
+            match args.output {
+                Output::Json => super::outln!("{}", serde_json::to_string_pretty(&data)?),
+                Output::Text => super::outp!("{}", data["yaml"].as_str().unwrap_or_default()),
+            }
+            return Ok(());
+        }
+    };
     let (req, render): (Request, fn(&Value) -> String) = match what {
         ShowBgp::Summary => (Request::Summary, crate::cmd::tables::summary),
         ShowBgp::Neighbors { address } => (

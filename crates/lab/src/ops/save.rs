@@ -1,5 +1,7 @@
 //! `lab save`: writes each router's running configuration into the lab directory
-//! (`<lab dir>/<node>/frr.conf` or `bird.conf`), ready to use as a `startup-config`.
+//! (`<lab dir>/<node>/frr.conf`, `bird.conf`, or for a `kind: bgplane` router the
+//! `router.conf` it runs from, as `bgplane show running-config` writes it), ready to use
+//! as a `startup-config`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,8 +26,15 @@ pub struct Saved {
 }
 
 /// `lab save`.
-pub fn save_cmd(root: &Path, sel: &LabSel, format: Format) -> Result<(), OpError> {
+pub fn save_cmd(
+    root: &Path,
+    sel: &LabSel,
+    format: Format,
+    exe: &crate::SelfExe,
+) -> Result<(), OpError> {
     let st = sel.state(root)?;
+    // The binary the lab's routers run (deploy finds it the same way).
+    let bgplane = crate::cluster::bgplane_binary(exe);
     let mut saved = Vec::new();
     for (i, n) in st.plan.nodes.iter().enumerate() {
         let Some(sock) = &st.nodes[i].socket else {
@@ -40,6 +49,20 @@ pub fn save_cmd(root: &Path, sel: &LabSel, format: Format) -> Result<(), OpError
                 vec!["cat".into(), "/etc/bird/bird.conf".into()],
                 "bird.conf",
             ),
+            Behaviour::Bgplane => match &bgplane {
+                Some(b) => (
+                    vec![
+                        b.display().to_string(),
+                        "show".into(),
+                        "running-config".into(),
+                    ],
+                    "router.conf",
+                ),
+                None => {
+                    eprintln!("{}: not saved: no bgplane binary found", n.name);
+                    continue;
+                }
+            },
             _ => continue,
         };
         let out = run_capture(sock, argv, Duration::from_secs(30))?;
