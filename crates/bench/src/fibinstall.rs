@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -38,15 +38,9 @@ pub struct FibInstallArgs {
     /// Seconds allowed per DUT from the first UPDATE to the last route in the kernel.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
-    /// Output format.
-    #[arg(short = 'o', long, value_enum, default_value_t = crate::Output::Text)]
-    pub output: crate::Output,
-    /// The bgplane executable to test (default: this one).
-    #[arg(long)]
-    pub bgplane: Option<PathBuf>,
-    /// Keep each run's temporary directory (configurations and daemon logs).
-    #[arg(long)]
-    pub keep_dir: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: crate::CommonArgs,
 }
 
 /// One DUT's outcome.
@@ -146,7 +140,7 @@ pub fn run(
     interrupted: &AtomicBool,
 ) -> Result<FibReport, crate::BenchError> {
     let mut machine = Machine::read();
-    let bgplane = a.bgplane.clone().unwrap_or_else(|| bgplane.to_path_buf());
+    let bgplane = a.common.bgplane_or(bgplane);
     let spec = StreamSpec {
         prefixes: a.prefixes,
         sets: a.sets,
@@ -324,7 +318,7 @@ fn run_one(
     })();
     watch.stop.store(true, Ordering::SeqCst);
     let _ = watcher.join();
-    if a.keep_dir {
+    if a.common.keep_dir {
         let kept = tmp.keep();
         tracing::info!(dir = %kept.display(), "{dut}: temporary directory kept");
     }

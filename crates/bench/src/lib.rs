@@ -57,6 +57,29 @@ pub enum Output {
     Json,
 }
 
+/// The flags every `bgplane bench` subcommand takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// The bgplane executable to test (default: this one).
+    #[arg(long)]
+    pub bgplane: Option<PathBuf>,
+    /// Keep each run's temporary directory (configurations and daemon logs).
+    #[arg(long)]
+    pub keep_dir: bool,
+}
+
+impl CommonArgs {
+    /// The bgplane executable to start: `--bgplane`, else `default`.
+    pub fn bgplane_or(&self, default: &Path) -> PathBuf {
+        self.bgplane
+            .clone()
+            .unwrap_or_else(|| default.to_path_buf())
+    }
+}
+
 /// Arguments of `bgplane bench full-table`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct FullTableArgs {
@@ -76,21 +99,15 @@ pub struct FullTableArgs {
     /// Seconds allowed per DUT from the first UPDATE to the last prefix at the monitor.
     #[arg(long, default_value_t = 180)]
     pub timeout: u64,
-    /// Output format.
-    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
-    pub output: Output,
     /// Milliseconds to wait between both sessions being up and the first UPDATE.
     #[arg(long, default_value_t = 1000)]
     pub settle_ms: u64,
     /// Skip the harness floor (injector straight to monitor).
     #[arg(long)]
     pub no_floor: bool,
-    /// The bgplane executable to test (default: this one).
-    #[arg(long)]
-    pub bgplane: Option<PathBuf>,
-    /// Keep each run's temporary directory (configurations and daemon logs).
-    #[arg(long)]
-    pub keep_dir: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonArgs,
 }
 
 /// Errors that stop the whole benchmark (a single DUT's failure only fills its row).
@@ -119,7 +136,7 @@ pub fn run(cmd: Command, bgplane: &Path) -> Result<String, BenchError> {
     match cmd {
         Command::FullTable(a) => {
             let report = full_table(&a, bgplane)?;
-            Ok(match a.output {
+            Ok(match a.common.output {
                 Output::Text => report.to_table(),
                 Output::Json => report.to_json() + "\n",
             })
@@ -127,7 +144,7 @@ pub fn run(cmd: Command, bgplane: &Path) -> Result<String, BenchError> {
         Command::FibInstall(a) => {
             let interrupted = prepare_run()?;
             let report = fibinstall::run(&a, bgplane, &interrupted)?;
-            Ok(match a.output {
+            Ok(match a.common.output {
                 Output::Text => report.to_table(),
                 Output::Json => report.to_json() + "\n",
             })
@@ -138,7 +155,7 @@ pub fn run(cmd: Command, bgplane: &Path) -> Result<String, BenchError> {
             if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
                 return Err(BenchError::Interrupted);
             }
-            Ok(match a.output {
+            Ok(match a.common.output {
                 Output::Text => report.to_table(),
                 Output::Json => report.to_json() + "\n",
             })
@@ -189,8 +206,8 @@ pub fn full_table(a: &FullTableArgs, bgplane: &Path) -> Result<Report, BenchErro
     let params = RunParams {
         timeout: Duration::from_secs(a.timeout),
         settle: Duration::from_millis(a.settle_ms),
-        bgplane: a.bgplane.clone().unwrap_or_else(|| bgplane.to_path_buf()),
-        keep_dir: a.keep_dir,
+        bgplane: a.common.bgplane_or(bgplane),
+        keep_dir: a.common.keep_dir,
     };
     let interrupted_now = || interrupted.load(std::sync::atomic::Ordering::SeqCst);
     let floor = if a.no_floor {

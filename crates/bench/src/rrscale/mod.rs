@@ -16,7 +16,7 @@ pub mod config;
 pub mod swarm;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,15 +48,9 @@ pub struct RrScaleArgs {
     /// Seconds allowed per run for the sessions to come up, and again for convergence.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
-    /// Output format.
-    #[arg(short = 'o', long, value_enum, default_value_t = crate::Output::Text)]
-    pub output: crate::Output,
-    /// The bgplane executable to test (default: this one).
-    #[arg(long)]
-    pub bgplane: Option<PathBuf>,
-    /// Keep each run's temporary directory (configurations and daemon logs).
-    #[arg(long)]
-    pub keep_dir: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: crate::CommonArgs,
 }
 
 /// One run's outcome.
@@ -222,7 +216,7 @@ struct Measured {
 /// Runs every reflector with every client count.
 pub fn run(a: &RrScaleArgs, bgplane: &Path, interrupted: &AtomicBool) -> RrReport {
     let mut machine = Machine::read();
-    let bgplane = a.bgplane.clone().unwrap_or_else(|| bgplane.to_path_buf());
+    let bgplane = a.common.bgplane_or(bgplane);
     raise_fd_limit(a.clients.iter().copied().max().unwrap_or(0));
     let mut rows = Vec::new();
     for &n in &a.clients {
@@ -380,7 +374,7 @@ fn run_one(
     let _ = stop_tx.send(true);
     daemon.stop();
     let _ = thread.join();
-    if a.keep_dir {
+    if a.common.keep_dir {
         let kept = tmp.keep();
         tracing::info!(dir = %kept.display(), "{who}: temporary directory kept");
     }
