@@ -54,6 +54,27 @@ fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) ->
     .unwrap()
 }
 
+/// A namespace `<tag>-<pid>` with a veth pair a0/b0 up, and `addr` on a0.
+fn one_link(tag: &str, addr: &str) -> Ns {
+    let ns = Ns(format!("{tag}-{}", std::process::id()));
+    ip(&["netns", "add", &ns.0]);
+    ip(&[
+        "-n", &ns.0, "link", "add", "a0", "type", "veth", "peer", "name", "b0",
+    ]);
+    for l in ["a0", "b0", "lo"] {
+        ip(&["-n", &ns.0, "link", "set", l, "up"]);
+    }
+    ip(&["-n", &ns.0, "addr", "add", addr, "dev", "a0"]);
+    ns
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 fn hop(g: &str, ifindex: Option<u32>) -> FibNextHop {
     FibNextHop {
         gateway: g.parse::<IpAddr>().unwrap(),
@@ -198,22 +219,9 @@ fn refused_routes_are_counted_by_name_and_the_rest_of_their_datagram_is_installe
         skipped("skipped: needs root (network namespaces)");
         return;
     }
-    let name = format!("fibr-{}", std::process::id());
-    ip(&["netns", "add", &name]);
-    let ns = Ns(name.clone());
-    ip(&[
-        "-n", &ns.0, "link", "add", "a0", "type", "veth", "peer", "name", "b0",
-    ]);
-    for l in ["a0", "b0", "lo"] {
-        ip(&["-n", &ns.0, "link", "set", l, "up"]);
-    }
-    ip(&["-n", &ns.0, "addr", "add", "10.78.0.1/24", "dev", "a0"]);
-    let (add, del) = in_ns(&name, || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
+    let ns = one_link("fibr", "10.78.0.1/24");
+    let (add, del) = in_ns(&ns.0, || {
+        runtime().block_on(async {
             let fib = Fib::connect(FibConfig::default()).unwrap();
             // 600 routes span three datagrams; the kernel refuses the first, one in the
             // middle and the last (their gateway is on no connected network).
@@ -262,23 +270,10 @@ fn the_monitor_filter_drops_notifications_of_our_routes_only() {
         skipped("skipped: needs root (network namespaces)");
         return;
     }
-    let name = format!("fibm-{}", std::process::id());
-    ip(&["netns", "add", &name]);
-    let ns = Ns(name.clone());
-    ip(&[
-        "-n", &ns.0, "link", "add", "a0", "type", "veth", "peer", "name", "b0",
-    ]);
-    for l in ["a0", "b0", "lo"] {
-        ip(&["-n", &ns.0, "link", "set", l, "up"]);
-    }
-    ip(&["-n", &ns.0, "addr", "add", "10.79.0.1/24", "dev", "a0"]);
-    let ns_name = name.clone();
-    let seen = in_ns(&name, move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
+    let ns = one_link("fibm", "10.79.0.1/24");
+    let ns_name = ns.0.clone();
+    let seen = in_ns(&ns.0, move || {
+        runtime().block_on(async move {
             let groups = [rtnetlink::MulticastGroup::Ipv4Route];
             let (mut conn, _h, mut events) =
                 rtnetlink::new_multicast_connection(&groups).unwrap();
