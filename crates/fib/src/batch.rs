@@ -27,6 +27,9 @@ use crate::{FibConfig, FibError};
 
 /// Requests per datagram at most: about 20 KB of IPv4 routes.
 const PER_SEND: usize = 256;
+/// Refused routes logged one by one per batch; the rest are summed up in one line (a
+/// kernel refusing a whole table must not write a million lines).
+const LOGGED: usize = 16;
 /// Receive buffer asked for: a refusal costs the socket about 1 KB of buffer.
 const RCVBUF: usize = 1 << 20;
 /// `NLMSG_ERROR` (netlink(7)).
@@ -100,6 +103,13 @@ impl Writer {
             for (op, outcome) in chunk.iter().zip(&outcomes) {
                 count(op, *outcome, &mut stats);
             }
+        }
+        if stats.failed > LOGGED {
+            warn!(
+                refused = stats.failed,
+                logged = LOGGED,
+                "the kernel refused more route changes than were logged one by one"
+            );
         }
         stats
     }
@@ -224,8 +234,10 @@ fn count(op: &Op, outcome: Outcome, s: &mut Stats) {
         (Op::Delete(_), Outcome::Done) => s.removed += 1,
         (Op::Replace(r), Outcome::Refused(errno)) => {
             s.failed += 1;
-            let error = io::Error::from_raw_os_error(errno);
-            warn!(prefix = %r.prefix, %error, "kernel refused route");
+            if s.failed <= LOGGED {
+                let error = io::Error::from_raw_os_error(errno);
+                warn!(prefix = %r.prefix, %error, "kernel refused route");
+            }
         }
         (Op::Delete(p), Outcome::Refused(errno)) => {
             s.failed += 1;
