@@ -1,6 +1,7 @@
 //! The RIB: interned attributes, per-prefix path lists and the decision process.
 
 pub mod attrs;
+pub mod clock;
 pub mod decision;
 pub mod store;
 pub mod table;
@@ -70,6 +71,8 @@ pub struct Rib {
     /// IPv6 unicast destinations.
     pub v6: Table<Ipv6Prefix>,
     seq: u32,
+    /// When the change numbers were reached (the age of selections).
+    pub clock: clock::ChangeClock,
 }
 
 impl Rib {

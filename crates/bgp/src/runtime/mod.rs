@@ -392,7 +392,10 @@ impl Actor {
                     }
                     self.on_control(c);
                 }
-                _ = tick.tick() => self.fib_tick(),
+                _ = tick.tick() => {
+                    self.speaker.note_time(Instant::now());
+                    self.fib_tick();
+                }
                 () = sleep_until_some(self.next_release()) => {}
             }
             self.pump();

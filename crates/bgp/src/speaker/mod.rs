@@ -324,6 +324,13 @@ impl Speaker {
         self.resolver = r;
     }
 
+    /// Notes the time (the runtime calls this on its tick): selections are dated by it
+    /// (see [`crate::rib::clock`]).
+    pub fn note_time(&mut self, now: std::time::Instant) {
+        let seq = self.rib.seq();
+        self.rib.clock.note(seq, now);
+    }
+
     /// Installs the named policies (replacing all).
     pub fn set_policies(&mut self, policies: HashMap<String, Box<dyn RoutePolicy>>) {
         self.policies = policies;

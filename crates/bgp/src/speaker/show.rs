@@ -111,6 +111,10 @@ pub struct PathView {
     pub multipath: bool,
     /// Why it is not the best path.
     pub reason: Option<String>,
+    /// Seconds since the destination's selection last changed, for the best path and its
+    /// multipath companions (`None` for the others, or without a running clock; see
+    /// [`crate::rib::clock`]).
+    pub age_secs: Option<u64>,
     /// Rejected by import policy.
     pub rejected: bool,
     /// Stale (graceful restart / route refresh).
@@ -318,9 +322,20 @@ impl Speaker {
             best: i == 0 && selected > 0,
             multipath: i > 0 && i < selected,
             reason,
+            age_secs: (i < selected).then(|| self.age(d)).flatten(),
             rejected: p.flags & path_flags::REJECTED != 0,
             stale: p.flags & path_flags::STALE != 0,
         }
+    }
+
+    /// Seconds since `d`'s selection last changed (0 if since the last tick), if the
+    /// runtime keeps the clock.
+    fn age(&self, d: &Dest) -> Option<u64> {
+        let clock = &self.rib.clock;
+        if !clock.is_running() {
+            return None;
+        }
+        Some(clock.when(d.stamp).map_or(0, |t| t.elapsed().as_secs()))
     }
 
     /// What a peer was sent (its Adj-RIB-Out), with the attributes it would get now.

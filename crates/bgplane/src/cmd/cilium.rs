@@ -163,7 +163,8 @@ fn routes(socket: &std::path::Path, table: Table, afi: &str) -> anyhow::Result<V
 }
 
 /// `bgp routes available`: every path of the node's table, one row each, as Cilium lists
-/// them. The router keeps no path age: `age` is null (`-` in the table).
+/// them. `age` is the time since the prefix's selection changed, for the selected paths
+/// (null, `-` in the table, for the others).
 fn available(asn: &Value, afi: &str, routes: &Value) -> Value {
     let mut rows = Vec::new();
     for route in routes.as_array().into_iter().flatten() {
@@ -179,7 +180,7 @@ fn available(asn: &Value, afi: &str, routes: &Value) -> Value {
                 "prefix": prefix,
                 "best": p.get("best"),
                 "next_hop": p.get("next_hop"),
-                "age": Value::Null,
+                "age": p.get("age_secs").cloned().unwrap_or(Value::Null),
                 "attrs": attrs(p, afi, prefix),
             }));
         }
@@ -187,11 +188,11 @@ fn available(asn: &Value, afi: &str, routes: &Value) -> Value {
     json!({ "routes": rows })
 }
 
-/// `bgp routes advertised`: what each peer is sent, with the origin of the node's best
-/// path and the AS path and next hop as sent. (Attributes that an export policy adds are
+/// `bgp routes advertised`: what each peer is sent, with the origin and age of the node's
+/// best path and the AS path and next hop as sent. (Attributes that an export policy adds are
 /// not in the router's view of what it sent, so they are not listed.)
 fn advertised(asn: &Value, afi: &str, sent: &[(String, Value)], local: &Value) -> Value {
-    let best_origin = |prefix: &str| -> Option<Value> {
+    let best = |prefix: &str, key: &str| -> Option<Value> {
         local
             .as_array()?
             .iter()
@@ -200,7 +201,7 @@ fn advertised(asn: &Value, afi: &str, sent: &[(String, Value)], local: &Value) -
             .as_array()?
             .iter()
             .find(|p| p.get("best").and_then(Value::as_bool) == Some(true))?
-            .get("origin")
+            .get(key)
             .cloned()
     };
     let mut rows = Vec::new();
@@ -208,7 +209,7 @@ fn advertised(asn: &Value, afi: &str, sent: &[(String, Value)], local: &Value) -
         for r in adv.as_array().into_iter().flatten() {
             let prefix = r.get("prefix").and_then(Value::as_str).unwrap_or("");
             let path = json!({
-                "origin": best_origin(prefix),
+                "origin": best(prefix, "origin"),
                 "as_path": r.get("as_path"),
                 "next_hop": r.get("next_hop"),
             });
@@ -217,7 +218,7 @@ fn advertised(asn: &Value, afi: &str, sent: &[(String, Value)], local: &Value) -
                 "peer": peer,
                 "prefix": prefix,
                 "next_hop": r.get("next_hop"),
-                "age": Value::Null,
+                "age": best(prefix, "age_secs").unwrap_or(Value::Null),
                 "attrs": attrs(&path, afi, prefix),
             }));
         }
@@ -427,7 +428,8 @@ mod tests {
             { "prefix": "10.1.2.0/24", "paths": [
                 { "from": "10.0.5.1", "next_hop": "10.0.5.1", "as_path": "65010", "origin": "igp",
                   "local_pref": 100, "communities": ["65010:7"], "large_communities": [],
-                  "originator_id": "10.0.6.12", "cluster_list": ["10.0.5.1"], "best": true },
+                  "originator_id": "10.0.6.12", "cluster_list": ["10.0.5.1"], "best": true,
+                  "age_secs": 694 },
                 { "from": "10.0.5.2", "next_hop": "10.0.5.2", "as_path": "500 65010",
                   "origin": "incomplete", "med": 20, "communities": [], "large_communities": [],
                   "cluster_list": [], "best": false }
@@ -467,7 +469,7 @@ mod tests {
         assert_eq!(
             columns(lines[2], 4),
             (
-                vec!["65005", "10.1.2.0/24", "10.0.5.1", "-"],
+                vec!["65005", "10.1.2.0/24", "10.0.5.1", "11m34s"],
                 "[{Origin: i} {AsPath: 65010} {Nexthop: 10.0.5.1} {LocalPref: 100} {Communities: 65010:7} {Originator: 10.0.6.12} {ClusterList: [10.0.5.1]}]"
             )
         );

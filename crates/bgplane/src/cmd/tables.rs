@@ -393,6 +393,9 @@ pub(crate) fn route_detail(d: &Value) -> String {
             if let Some(r) = p.get("reason").and_then(Value::as_str) {
                 let _ = writeln!(out, "      Not best: {r}");
             }
+            if let Some(a) = p.get("age_secs").and_then(Value::as_u64) {
+                let _ = writeln!(out, "      Last update: {} ago", duration(a));
+            }
         }
     }
     out

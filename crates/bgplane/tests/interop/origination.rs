@@ -290,6 +290,18 @@ fn ebgp_requires_policy_withholds_routes_both_ways_until_the_neighbor_has_polici
     );
     let row = s.bgplane.summary_row(frr_addr).unwrap();
     assert_eq!(row["import_withheld"], false, "{row}");
+    // The selected path is dated (`Last update` in the detail view, Age for Cilium).
+    let path = s
+        .bgplane
+        .path_from("10.3.1.0/24", frr_addr)
+        .unwrap()
+        .unwrap();
+    assert!(path["age_secs"].as_u64().is_some_and(|a| a < 60), "{path}");
+    let detail = s
+        .bgplane
+        .cli(&["show", "bgp", "routes", "10.3.1.0/24"])
+        .unwrap();
+    assert!(detail.contains("Last update: 00:00:"), "{detail}");
 
     // Back to no policies, first with RFC 8212 (withheld again: FRR loses the route),
     // then without it (both ways again): a reload that turns the mode off re-sends and

@@ -169,3 +169,43 @@ fn next_hop_self_puts_our_address_in_routes_to_ibgp_peers_that_ask_for_it() {
         "the eBGP next hop, unchanged"
     );
 }
+
+#[test]
+fn selected_paths_show_how_long_ago_their_selection_changed() {
+    use std::time::{Duration, Instant};
+    let (mut s, a, b) = setup();
+    let ages = |s: &Speaker| -> Vec<(String, Option<u64>)> {
+        s.routes(&show::RouteFilter::default())
+            .into_iter()
+            .flat_map(|r| r.paths)
+            .map(|p| (p.from, p.age_secs))
+            .collect()
+    };
+    s.receive(
+        a,
+        &announce(&[65001], [192, 0, 2, 1], &["10.1.0.0/24"], None),
+    )
+    .unwrap();
+    assert_eq!(ages(&s), [("192.0.2.1".into(), None)], "no clock, no age");
+    let Some(then) = Instant::now().checked_sub(Duration::from_secs(30)) else {
+        return; // a machine up for less than 30 s
+    };
+    s.note_time(then);
+    let age = ages(&s)[0].1.unwrap();
+    assert!((30..32).contains(&age), "{age}");
+    // A worse path does not change the selection: the best keeps its age, and only the
+    // selected path has one.
+    s.receive(
+        b,
+        &announce(&[65002, 9], [192, 0, 2, 2], &["10.1.0.0/24"], None),
+    )
+    .unwrap();
+    let now = ages(&s);
+    assert!(now.contains(&("192.0.2.2".into(), None)), "{now:?}");
+    assert!(now
+        .iter()
+        .any(|(f, a)| f == "192.0.2.1" && a.is_some_and(|x| x >= 30)));
+    // The best path goes: the new selection is younger than the last tick.
+    s.receive(a, &withdraw(&["10.1.0.0/24"])).unwrap();
+    assert_eq!(ages(&s), [("192.0.2.2".into(), Some(0))]);
+}
