@@ -35,6 +35,8 @@ pub(super) struct FibState {
     tx: mpsc::Sender<Vec<Op>>,
     /// Batches with the writer (see [`IN_FLIGHT`]).
     in_flight: u8,
+    /// What the writer did since the start (for the metrics).
+    totals: fib::Stats,
     /// Static routes installed, with their next hops (none: blackhole).
     statics: std::collections::HashMap<Prefix, Vec<FibNextHop>>,
     /// Static route changes waiting for the writer.
@@ -185,6 +187,7 @@ impl FibState {
             write: start.write,
             tx: start.tx.clone(),
             in_flight: 0,
+            totals: fib::Stats::default(),
             statics: Default::default(),
             pending: Vec::new(),
             kernel,
@@ -341,10 +344,26 @@ impl Actor {
     pub(super) fn fib_done(&mut self, stats: fib::Stats) {
         if let Some(f) = self.fib.as_mut() {
             f.in_flight = f.in_flight.saturating_sub(1);
+            f.totals.installed += stats.installed;
+            f.totals.removed += stats.removed;
+            f.totals.failed += stats.failed;
             if stats.failed > 0 {
                 warn!(?stats, "some kernel route changes failed");
             }
         }
+    }
+
+    /// What the metrics show of the FIB, when routes are written.
+    pub(super) fn fib_sample(&self) -> Option<super::metrics::FibSample> {
+        let f = self.fib.as_ref().filter(|f| f.write)?;
+        let blackholes = f.statics.values().filter(|h| h.is_empty()).count();
+        Some(super::metrics::FibSample {
+            routes: (f.kernel.borrow().own.len() + blackholes) as u64,
+            pending: (self.speaker.fib_backlog() + f.pending.len()) as u64,
+            installed: f.totals.installed as u64,
+            removed: f.totals.removed as u64,
+            refused: f.totals.failed as u64,
+        })
     }
 
     /// Installs, replaces and removes the static routes to match the configuration,

@@ -7,6 +7,7 @@ use bgp_wire::Family;
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family as MetricFamily;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -84,6 +85,28 @@ struct RibSample {
     v4: usize,
     v6: usize,
     attr_sets: usize,
+    /// The kernel FIB, when routes are written.
+    fib: Option<FibSample>,
+}
+
+/// What the metrics show of the kernel FIB.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct FibSample {
+    /// Routes of ours in the kernel.
+    pub(super) routes: u64,
+    /// Changes waiting for the writer.
+    pub(super) pending: u64,
+    /// Routes installed or replaced since the start.
+    pub(super) installed: u64,
+    /// Routes removed since the start.
+    pub(super) removed: u64,
+    /// Changes the kernel refused since the start.
+    pub(super) refused: u64,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FibLabels {
+    result: String,
 }
 
 /// Renders the current metrics in the Prometheus text format.
@@ -124,6 +147,7 @@ pub(super) fn render(a: &Actor) -> String {
             v4: r.v4.len(),
             v6: r.v6.len(),
             attr_sets: r.attrs.len(),
+            fib: a.fib_sample(),
         },
     )
 }
@@ -244,6 +268,39 @@ fn encode_samples(peers: &[PeerSample], rib_sample: RibSample) -> String {
                 direction: dir.into(),
             };
             updates.get_or_create(&rl).set(n as i64);
+        }
+    }
+    if let Some(f) = rib_sample.fib {
+        let routes = Gauge::<i64>::default();
+        let pending = Gauge::<i64>::default();
+        let changes = MetricFamily::<FibLabels, Counter>::default();
+        reg.register(
+            "fib_routes",
+            "Routes of the router in the kernel (BGP and static)",
+            routes.clone(),
+        );
+        reg.register(
+            "fib_pending_changes",
+            "Route changes waiting to be written to the kernel",
+            pending.clone(),
+        );
+        reg.register(
+            "fib_route_changes",
+            "Route changes written to the kernel since the start, by result",
+            changes.clone(),
+        );
+        routes.set(f.routes as i64);
+        pending.set(f.pending as i64);
+        for (result, n) in [
+            ("installed", f.installed),
+            ("removed", f.removed),
+            ("refused", f.refused),
+        ] {
+            changes
+                .get_or_create(&FibLabels {
+                    result: result.into(),
+                })
+                .inc_by(n);
         }
     }
     rib.get_or_create(&RibLabels { afi: "ipv4".into() })
@@ -377,6 +434,39 @@ mod tests {
     }
 
     #[test]
+    fn the_fib_is_counted_when_routes_are_written_and_absent_otherwise() {
+        let fib = FibSample {
+            routes: 1000,
+            pending: 24,
+            installed: 1010,
+            removed: 10,
+            refused: 2,
+        };
+        let text = encode_samples(
+            &[],
+            RibSample {
+                fib: Some(fib),
+                ..RibSample::default()
+            },
+        );
+        assert!(
+            text.contains("# TYPE bgplane_fib_route_changes counter"),
+            "{text}"
+        );
+        for line in [
+            "bgplane_fib_routes 1000",
+            "bgplane_fib_pending_changes 24",
+            r#"bgplane_fib_route_changes_total{result="installed"} 1010"#,
+            r#"bgplane_fib_route_changes_total{result="removed"} 10"#,
+            r#"bgplane_fib_route_changes_total{result="refused"} 2"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line} in\n{text}");
+        }
+        let none = encode_samples(&[], RibSample::default());
+        assert!(!none.contains("bgplane_fib"), "{none}");
+    }
+
+    #[test]
     fn the_routers_own_metrics_stay_beside_ciliums() {
         let text = encode_samples(
             &[peer("10.0.5.1", State::OpenSent, [true, true])],
@@ -384,6 +474,7 @@ mod tests {
                 v4: 9,
                 v6: 1,
                 attr_sets: 3,
+                fib: None,
             },
         );
         for line in [

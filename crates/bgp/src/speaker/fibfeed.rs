@@ -57,6 +57,11 @@ impl Speaker {
         }
     }
 
+    /// How many FIB changes are waiting (superseded ones included).
+    pub fn fib_backlog(&self) -> usize {
+        self.fib_log.as_ref().map_or(0, |l| l.len())
+    }
+
     /// Whether FIB changes are waiting.
     pub fn has_fib_changes(&self) -> bool {
         self.fib_log.as_ref().is_some_and(|l| !l.is_empty())
