@@ -274,20 +274,25 @@ fn ebgp_requires_policy_withholds_routes_both_ways_until_the_neighbor_has_polici
         s.frr.lacks("10.7.1.0/24")
     });
 
+    // Routes flow both ways: FRR gets ours, and bgplane selects FRR's.
+    let both_ways = |s: &OrigLab| {
+        wait_for("FRR to get 10.7.1.0/24", timeouts::ROUTES, || {
+            frr_has_from_bgplane(s, "10.7.1.0/24")
+        });
+        wait_for(
+            "bgplane to accept FRR's route",
+            timeouts::ROUTES,
+            || match s.bgplane.path_from("10.3.1.0/24", frr_addr)? {
+                Some(p) if p["best"] == true => Ok(()),
+                p => Err(format!("{p:?}")),
+            },
+        );
+    };
+
     // With policies on the neighbor, routes flow both ways.
     let text = y(true)(&s.links[0]);
     s.bgplane.reconfigure_yaml(&text);
-    wait_for("FRR to get 10.7.1.0/24", timeouts::ROUTES, || {
-        frr_has_from_bgplane(&s, "10.7.1.0/24")
-    });
-    wait_for(
-        "bgplane to accept FRR's route",
-        timeouts::ROUTES,
-        || match s.bgplane.path_from("10.3.1.0/24", frr_addr)? {
-            Some(p) if p["best"] == true => Ok(()),
-            p => Err(format!("{p:?}")),
-        },
-    );
+    both_ways(&s);
     let row = s.bgplane.summary_row(frr_addr).unwrap();
     assert_eq!(row["import_withheld"], false, "{row}");
     // The selected path is dated (`Last update` in the detail view, Age for Cilium).
@@ -313,15 +318,5 @@ fn ebgp_requires_policy_withholds_routes_both_ways_until_the_neighbor_has_polici
     });
     let text = text.replace("  ebgp-requires-policy: true\n", "");
     s.bgplane.reconfigure_yaml(&text);
-    wait_for("FRR to get 10.7.1.0/24 back", timeouts::ROUTES, || {
-        frr_has_from_bgplane(&s, "10.7.1.0/24")
-    });
-    wait_for(
-        "bgplane to accept FRR's route again",
-        timeouts::ROUTES,
-        || match s.bgplane.path_from("10.3.1.0/24", frr_addr)? {
-            Some(p) if p["best"] == true => Ok(()),
-            p => Err(format!("{p:?}")),
-        },
-    );
+    both_ways(&s);
 }
