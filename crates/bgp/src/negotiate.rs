@@ -20,6 +20,15 @@ pub enum RemoteAs {
 }
 
 impl RemoteAs {
+    /// Whether a session with a peer so configured, whose local AS is `local`, is eBGP.
+    pub fn is_external(self, local: u32) -> bool {
+        match self {
+            RemoteAs::Asn(a) => a != local,
+            RemoteAs::External => true,
+            RemoteAs::Internal => false,
+        }
+    }
+
     /// Whether `asn` is acceptable for a session whose local AS is `local`.
     pub fn accepts(self, asn: u32, local: u32) -> bool {
         match self {

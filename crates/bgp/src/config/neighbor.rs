@@ -278,10 +278,7 @@ impl RouterConfig {
                     (false, true) => "no export policy, so it is sent none",
                     (true, true) => "no import policy, so its routes are not accepted, and no export policy, so it is sent none",
                 };
-                let name = match &n.interface {
-                    Some(i) => format!("interface {i}"),
-                    None => n.address.to_string(),
-                };
+                let name = n.key();
                 let asn = match n.remote_as {
                     RemoteAsConfig::Asn(a) => format!("AS {a}"),
                     RemoteAsConfig::Kind(_) => "external".into(),

@@ -348,14 +348,12 @@ impl PeerOut {
     /// Marks the front walk's position (the walk being at `seq`), or the full coverage of
     /// `done`, a walk that just ended with no other after it.
     pub fn mark_walk(&mut self, seq: u32, done: Option<&Walk>) {
-        let cover = |w: &Walk, v6: bool| -> u32 {
-            match (v6, w.in_v6) {
-                (false, _) if !w.v4 => 0,
-                (true, _) if !w.v6 => 0,
-                (false, true) => u32::MAX,
-                (false, false) => w.next,
-                (true, true) => w.next,
-                (true, false) => 0,
+        // IPv4 first, then IPv6: the position is in one table, the other is all or none.
+        let cover = |w: &Walk| -> (u32, u32) {
+            match (w.v4, w.in_v6) {
+                (false, false) => (0, 0),
+                (true, false) => (w.next, 0),
+                (v4, true) => (if v4 { u32::MAX } else { 0 }, if w.v6 { w.next } else { 0 }),
             }
         };
         match (done, self.walks.front()) {
@@ -367,7 +365,7 @@ impl PeerOut {
             // The next walk starts over: its own trace.
             (Some(_), Some(_)) => self.walked.clear(),
             (None, Some(w)) => {
-                let (v4, v6) = (cover(w, false), cover(w, true));
+                let (v4, v6) = cover(w);
                 self.walked.mark(seq, v4, v6);
             }
             (None, None) => {}

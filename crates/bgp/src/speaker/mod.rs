@@ -64,6 +64,12 @@ impl SpeakerConfig {
             ebgp_requires_policy: false,
         }
     }
+
+    /// RFC 8212 §3: whether routes are withheld, in the direction of `policy`, for a peer
+    /// that is `external`: eBGP without a policy, under `ebgp_requires_policy`.
+    pub fn withholds(&self, external: bool, policy: Option<&str>) -> bool {
+        self.ebgp_requires_policy && external && policy.is_none()
+    }
 }
 
 /// Prefix limit handling.
@@ -748,7 +754,7 @@ fn group_key(
     }
     GroupKey {
         external: n.is_external(),
-        withhold: cfg.ebgp_requires_policy && n.is_external() && spec.export.is_none(),
+        withhold: cfg.withholds(n.is_external(), spec.export.as_deref()),
         local_asn: spec.local_asn,
         router_id: cfg.router_id,
         cluster_id: cfg.cluster_id,

@@ -189,7 +189,7 @@ impl Speaker {
         let import = self.peer(id).and_then(|p| p.spec.import.clone());
         // RFC 8212 §3: without import policy, an eBGP peer's routes are kept (and counted
         // as received) but not accepted.
-        let withhold = self.cfg.ebgp_requires_policy && external && import.is_none();
+        let withhold = self.cfg.withholds(external, import.as_deref());
         for (fam, it, nh) in sources {
             if !families.contains(&fam) {
                 debug!(peer = %address, %fam, "routes of a family not negotiated ignored");

@@ -205,15 +205,9 @@ impl Speaker {
             }
         });
         // Before the session is up, what the configured remote AS says.
-        let external = s.map_or(
-            match p.spec.remote_as {
-                RemoteAs::Asn(a) => a != p.spec.local_asn,
-                RemoteAs::External => true,
-                RemoteAs::Internal => false,
-            },
-            |s| s.negotiated.is_external(),
-        );
-        let rfc8212 = self.cfg.ebgp_requires_policy && external;
+        let external = s.map_or(p.spec.remote_as.is_external(p.spec.local_asn), |s| {
+            s.negotiated.is_external()
+        });
         Some(NeighborView {
             id,
             address: p.spec.address,
@@ -228,8 +222,8 @@ impl Speaker {
             established: s.is_some(),
             counters: p.counters,
             advertised: s.map_or([0, 0], |s| s.out.advertised),
-            import_withheld: rfc8212 && p.spec.import.is_none(),
-            export_withheld: rfc8212 && p.spec.export.is_none(),
+            import_withheld: self.cfg.withholds(external, p.spec.import.as_deref()),
+            export_withheld: self.cfg.withholds(external, p.spec.export.as_deref()),
             session,
         })
     }
