@@ -10,9 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::negotiate::RemoteAs;
 
+mod bfd;
 mod neighbor;
 mod origination;
 
+pub use bfd::{BfdSetting, BfdTimers};
 pub use neighbor::{Neighbor, NeighborConfig};
 pub use origination::{
     GracefulRestartConfig, ListenRange, Redistribute, RedistributeSource, StaticRoute,

@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use bgp_wire::Family;
 use serde::{Deserialize, Serialize};
 
+use super::{BfdSetting, BfdTimers};
 use super::{FamilyName, MaxPrefix, RemoteAsConfig, RemoteAsKind, RouterConfig, Shutdown};
 
 /// A neighbor or a peer group as written in the file.
@@ -86,6 +87,9 @@ pub struct NeighborConfig {
     /// Administratively down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shutdown: Option<Shutdown>,
+    /// BFD for this session (`true`, `false`, or timers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bfd: Option<BfdSetting>,
 }
 
 impl NeighborConfig {
@@ -129,7 +133,8 @@ impl NeighborConfig {
             export,
             max_prefix,
             allowas_in,
-            shutdown
+            shutdown,
+            bfd
         )
     }
 }
@@ -186,6 +191,8 @@ pub struct Neighbor {
     pub allowas_in: u8,
     /// Shutdown.
     pub shutdown: Option<Shutdown>,
+    /// BFD timers, if BFD runs for this session.
+    pub bfd: Option<BfdTimers>,
 }
 
 impl Neighbor {
@@ -249,6 +256,7 @@ impl Neighbor {
             max_prefix: c.max_prefix,
             allowas_in: c.allowas_in.unwrap_or(0),
             shutdown: c.shutdown,
+            bfd: c.bfd.and_then(BfdSetting::timers),
         })
     }
 }
@@ -435,6 +443,9 @@ fn check_settings(
             k("ttl-security"),
             "cannot be combined with ebgp-multihop (RFC 5082 uses TTL 255)".into(),
         ));
+    }
+    if let Some(Err(e)) = n.bfd.map(BfdSetting::check) {
+        return Err((k("bfd"), e));
     }
     if n.ttl_security.is_some_and(|h| h == 0 || h > 254) {
         return Err((k("ttl-security"), "hops must be between 1 and 254".into()));

@@ -307,3 +307,51 @@ fn the_configurations_of_the_router_guide_read_and_write_back_to_themselves() {
         assert_eq!(back, cfg, "{f}");
     }
 }
+
+#[test]
+fn bfd_is_a_switch_or_timers_and_a_neighbor_can_turn_off_its_groups() {
+    let c = RouterConfig::parse(
+        "r.yaml",
+        "router: { asn: 65000, router-id: 10.0.0.1 }\n\
+         peer-groups:\n  TOR: { remote-as: external, bfd: { transmit-interval: 100, detect-multiplier: 5 } }\n\
+         neighbors:\n\
+         \x20 - { address: 10.0.0.2, remote-as: 65001, bfd: true }\n\
+         \x20 - { address: 10.0.0.3, peer-group: TOR }\n\
+         \x20 - { address: 10.0.0.4, peer-group: TOR, bfd: false }\n\
+         \x20 - { address: 10.0.0.5, remote-as: 65001 }\n",
+    )
+    .unwrap();
+    let n = c.neighbors();
+    assert_eq!(n[0].bfd, Some(BfdTimers::default()));
+    let t = n[1].bfd.expect("inherited from the group");
+    assert_eq!(
+        (t.transmit_interval, t.receive_interval, t.detect_multiplier),
+        (100, 300, 5)
+    );
+    assert_eq!(n[2].bfd, None);
+    assert_eq!(n[3].bfd, None);
+    let s = t.session_config();
+    assert_eq!(s.desired_min_tx, std::time::Duration::from_millis(100));
+    // Written back, it reads the same.
+    let again = RouterConfig::parse("r.yaml", &serde_norway::to_string(&c).unwrap()).unwrap();
+    assert_eq!(again.neighbors(), n);
+}
+
+#[test]
+fn bfd_timers_out_of_frr_bounds_are_refused_with_the_key() {
+    for (bfd, want) in [
+        ("{ transmit-interval: 5 }", "transmit-interval 5 ms"),
+        ("{ receive-interval: 60001 }", "receive-interval 60001 ms"),
+        ("{ detect-multiplier: 1 }", "detect-multiplier 1"),
+    ] {
+        let e = err(&format!(
+            "router: {{ asn: 65000, router-id: 10.0.0.1 }}\n\
+             neighbors:\n  - {{ address: 10.0.0.2, remote-as: 65001, bfd: {bfd} }}\n"
+        ));
+        assert_eq!(e.key, "neighbors[0].bfd", "{e}");
+        assert!(e.problem.contains(want), "{e}");
+    }
+    let e = err("router: { asn: 65000, router-id: 10.0.0.1 }\n\
+         neighbors:\n  - { address: 10.0.0.2, remote-as: 65001, bfd: { transmit: 5 } }\n");
+    assert!(e.to_string().contains("bfd"), "{e}");
+}

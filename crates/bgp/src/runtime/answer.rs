@@ -94,6 +94,8 @@ pub(super) fn answer(a: &mut Actor, req: Request) -> Response {
         },
         Request::Clear { address, soft } => clear(a, address, soft),
         Request::Metrics => Response::Metrics(super::metrics::render(a)),
+        // The actor hands this one to the BFD task (`Actor::bfd_peers`).
+        Request::BfdPeers => Response::Error("BFD peers are answered by the BFD task".into()),
         Request::RunningConfig => match serde_norway::to_string(&a.cfg) {
             Ok(yaml) => Response::RunningConfig(super::api::RunningConfig {
                 file: a

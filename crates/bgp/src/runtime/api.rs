@@ -69,6 +69,8 @@ pub enum Request {
     /// `show running-config`: the configuration in effect (as loaded or last reloaded,
     /// command-line overrides included), as YAML.
     RunningConfig,
+    /// `show bfd peers`.
+    BfdPeers,
 }
 
 /// One line of `show bgp summary`.
@@ -177,6 +179,8 @@ pub enum Response {
     Metrics(String),
     /// `running-config`.
     RunningConfig(RunningConfig),
+    /// `bfd peers`.
+    BfdPeers(Vec<bfd::runtime::PeerStatus>),
     /// The request failed.
     Error(String),
 }

@@ -4,7 +4,9 @@
 pub mod addrs;
 mod answer;
 pub mod api;
+mod bfd;
 mod kernel;
+mod listeners;
 mod metrics;
 mod origin;
 mod output;
@@ -85,6 +87,8 @@ enum Control {
     GrTimer(PeerId, restart::GrTimer, u64),
     /// A router advertisement heard on the link of an unnumbered neighbor.
     LinkPeer(String, std::net::Ipv6Addr),
+    /// A BFD session changed state.
+    Bfd(::bfd::runtime::Event),
 }
 
 struct PeerRt {
@@ -127,6 +131,12 @@ struct Actor {
     links: unnumbered::Links,
     /// The token of the last session task started.
     next_token: u64,
+    /// The BFD task, once a neighbor asks for BFD.
+    bfd: Option<::bfd::runtime::Bfd>,
+    /// The BFD sessions last asked of it.
+    bfd_specs_sent: Vec<::bfd::runtime::PeerSpec>,
+    /// Neighbors changed since the BFD sessions were last matched to them.
+    bfd_dirty: bool,
 }
 
 /// Runs the router until SIGINT/SIGTERM. Blocks the calling thread.
@@ -347,6 +357,9 @@ impl Actor {
             restarting,
             links: Default::default(),
             next_token: 0,
+            bfd: None,
+            bfd_specs_sent: Vec::new(),
+            bfd_dirty: true,
         };
         a.speaker
             .set_policies(crate::policy_adapter::all(&a.policies, cfg.router.asn));
@@ -400,6 +413,9 @@ impl Actor {
             }
             self.pump();
             self.fib_pump();
+            if std::mem::take(&mut self.bfd_dirty) {
+                self.bfd_sync();
+            }
         }
     }
 
@@ -501,6 +517,7 @@ impl Actor {
                     }
                 }
             }
+            Control::Api((Request::BfdPeers, reply)) => self.bfd_peers(reply),
             Control::Api((req, reply)) => {
                 let resp = self.api(req);
                 let _ = reply.send(resp);
@@ -513,11 +530,14 @@ impl Actor {
             Control::FibDone(stats) => self.fib_done(stats),
             Control::GrTimer(id, kind, generation) => self.gr_timer(id, kind, generation),
             Control::LinkPeer(ifname, addr) => self.link_peer(&ifname, addr),
+            Control::Bfd(e) => self.on_bfd(e),
         }
     }
 
     fn shutdown(&mut self) {
         self.shutdown_sessions();
+        // The BFD task ends, sending AdminDown to its peers.
+        self.bfd = None;
     }
 
     fn add_neighbor(&mut self, mut n: Neighbor) -> PeerId {
@@ -528,6 +548,7 @@ impl Actor {
                 n.address = IpAddr::V6(peer);
             }
         }
+        self.bfd_dirty = true;
         let id = self.speaker.add_peer(peer_spec(&self.cfg, &n));
         self.next_token += 1;
         let token = self.next_token;
@@ -583,79 +604,6 @@ impl Actor {
         }
     }
 
-    /// Sets the MD5 keys of the neighbors and of the listen ranges on the listeners, and
-    /// removes those no longer configured (RFC 2385: a connection whose segments are not
-    /// signed with the key is never set up).
-    fn sync_listeners(&mut self) {
-        self.sync_md5();
-        // GTSM (RFC 5082 §3): every packet of the session at TTL 255, the SYN-ACK too,
-        // which goes out with the listener's TTL.
-        let gtsm = self
-            .cfg
-            .neighbors()
-            .iter()
-            .any(|n| n.ttl_security.is_some())
-            || self
-                .cfg
-                .peer_groups
-                .values()
-                .any(|g| g.ttl_security.is_some());
-        for l in &self.listeners {
-            let s = socket2::SockRef::from(&**l);
-            let ttl = if gtsm { 255 } else { 64 };
-            let r = match l.local_addr() {
-                Ok(SocketAddr::V6(_)) => s.set_unicast_hops_v6(ttl),
-                _ => s.set_ttl(ttl),
-            };
-            if let Err(e) = r {
-                warn!(%e, "cannot set the TTL of a listener");
-            }
-        }
-    }
-
-    fn sync_md5(&mut self) {
-        let mut want: HashMap<(IpAddr, Option<u8>), String> = HashMap::new();
-        for n in self.cfg.neighbors() {
-            if let (Some(pw), None) = (&n.password, &n.interface) {
-                want.insert((n.address, None), pw.clone());
-            }
-        }
-        for r in &self.cfg.router.listen_ranges {
-            let pw = self
-                .cfg
-                .peer_groups
-                .get(&r.peer_group)
-                .and_then(|g| g.password.clone());
-            if let Some(pw) = pw {
-                want.insert((r.prefix.addr(), Some(r.prefix.prefix_len())), pw);
-            }
-        }
-        let old = std::mem::take(&mut self.md5_keys);
-        for (addr, len) in old.keys().filter(|k| !want.contains_key(k)) {
-            self.set_listener_md5(*addr, *len, None);
-        }
-        for ((addr, len), pw) in &want {
-            if old.get(&(*addr, *len)) != Some(pw) {
-                self.set_listener_md5(*addr, *len, Some(pw));
-            }
-        }
-        self.md5_keys = want;
-    }
-
-    fn set_listener_md5(&self, addr: IpAddr, len: Option<u8>, key: Option<&str>) {
-        for l in &self.listeners {
-            let Ok(local) = l.local_addr() else { continue };
-            // A key only goes on listeners of its family (IPv4 ones on IPv4 listeners:
-            // ours are IPv6-only).
-            if local.is_ipv4() != addr.is_ipv4() {
-                continue;
-            }
-            if let Err(e) = sockopt::set_md5(&**l, addr, len, key.map(str::as_bytes)) {
-                error!(peer = %addr, %local, %e, "cannot set the TCP MD5 key on the listener");
-            }
-        }
-    }
-
     /// The peer id of a configured neighbor (by address or interface).
     fn peer_id(&self, n: &Neighbor) -> Option<PeerId> {
         self.peers
@@ -665,6 +613,7 @@ impl Actor {
     }
 
     fn remove_neighbor(&mut self, id: PeerId, n: Notification) {
+        self.bfd_dirty = true;
         let n = self.admin_notification(id, n);
         if let Some(p) = self.peers.remove(&id) {
             let _ = p.tx.try_send(ToSession::Stop(Some(n)));

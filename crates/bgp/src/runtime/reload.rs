@@ -81,6 +81,7 @@ impl Actor {
             || old.router.client_to_client_reflection != new.router.client_to_client_reflection;
         let rfc8212_changed = old.router.ebgp_requires_policy != new.router.ebgp_requires_policy;
         self.cfg = new.clone();
+        self.bfd_dirty = true;
         if rfc8212_changed {
             notes.push(format!(
                 "ebgp-requires-policy {} (RFC 8212)",

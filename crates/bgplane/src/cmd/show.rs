@@ -38,9 +38,20 @@ enum ShowWhat {
         #[command(subcommand)]
         what: ShowBgp,
     },
+    /// BFD sessions.
+    Bfd {
+        #[command(subcommand)]
+        what: ShowBfd,
+    },
     /// The configuration in effect, as YAML (every setting spelled out): what the router
     /// was started with, or last reloaded.
     RunningConfig,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ShowBfd {
+    /// One line per session: state, discriminators, timers, counters, last diagnostic.
+    Peers,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -128,6 +139,16 @@ pub(crate) fn call(socket: &Path, req: &Request) -> anyhow::Result<Value> {
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let what = match args.what {
         ShowWhat::Bgp { what } => what,
+        ShowWhat::Bfd {
+            what: ShowBfd::Peers,
+        } => {
+            let data = call(&args.socket, &Request::BfdPeers)?;
+            match args.output {
+                Output::Json => super::outln!("{}", serde_json::to_string_pretty(&data)?),
+                Output::Text => super::outp!("{}", crate::cmd::tables::bfd_peers(&data)),
+            }
+            return Ok(());
+        }
         ShowWhat::RunningConfig => {
             let data = call(&args.socket, &Request::RunningConfig)?;
             match args.output {

@@ -420,6 +420,56 @@ pub(crate) fn advertised(d: &Value) -> String {
     out
 }
 
+/// `show bfd peers`: one line per session, as FRR's `show bfd peers brief` with the
+/// timers and counters of the long form.
+pub(crate) fn bfd_peers(d: &Value) -> String {
+    let mut out = String::new();
+    let empty = vec![];
+    let peers = d.as_array().unwrap_or(&empty);
+    let _ = writeln!(out, "Session count: {}", peers.len());
+    let _ = writeln!(
+        out,
+        "{:<26} {:<10} {:<10} {:>10} {:>10} {:>10} {:>6} {:>6} {:>4} {:>9} {:>8} {:>8}  Diagnostic",
+        "Peer",
+        "State",
+        "Remote",
+        "Since",
+        "LocalDisc",
+        "RemoteDisc",
+        "TX ms",
+        "RX ms",
+        "Mult",
+        "Detect ms",
+        "Rcvd",
+        "Sent"
+    );
+    for p in peers {
+        let c = p.get("counters").cloned().unwrap_or(Value::Null);
+        let detect = match p.get("detection-time-ms").and_then(Value::as_u64) {
+            Some(v) => v.to_string(),
+            None => "-".into(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<26} {:<10} {:<10} {:>10} {:>10} {:>10} {:>6} {:>6} {:>4} {:>9} {:>8} {:>8}  {}",
+            s(p, "peer"),
+            s(p, "state"),
+            s(p, "remote-state"),
+            duration(u(p, "since-secs")),
+            u(p, "local-discriminator"),
+            u(p, "remote-discriminator"),
+            u(p, "tx-interval-ms"),
+            u(p, "required-min-rx-ms"),
+            u(p, "detect-mult"),
+            detect,
+            u(&c, "received"),
+            u(&c, "sent"),
+            s(p, "diagnostic"),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -446,5 +496,61 @@ mod tests {
         // Neighbor V AS UpdRcvd UpdSent Up/Down State/PfxRcd PfxAcc PfxSnt
         assert_eq!(cols("10.0.0.2")[6..9], ["(Policy)", "0", "(Policy)"]);
         assert_eq!(cols("10.0.0.3")[6..9], ["5", "0", "0"]);
+    }
+
+    #[test]
+    fn the_bfd_table_shows_each_session_from_the_api_json() {
+        let up = bfd::runtime::PeerStatus {
+            peer: "10.90.0.2".parse().unwrap(),
+            local: None,
+            state: bfd::SessionState::Up,
+            remote_state: bfd::SessionState::Up,
+            since_secs: 75,
+            local_discriminator: 7,
+            remote_discriminator: 4_093_102_994,
+            diagnostic: "no diagnostic".into(),
+            desired_min_tx_ms: 300,
+            required_min_rx_ms: 300,
+            detect_mult: 3,
+            tx_interval_ms: 300,
+            detection_time_ms: Some(900),
+            counters: bfd::session::Counters {
+                received: 250,
+                sent: 260,
+                up: 2,
+                down: 1,
+            },
+        };
+        let mut down = up.clone();
+        down.peer = "fd00::2".parse().unwrap();
+        down.state = bfd::SessionState::Down;
+        down.detection_time_ms = None;
+        down.diagnostic = "control detection time expired".into();
+        let json = serde_json::to_value(vec![up, down]).unwrap();
+        let text = super::bfd_peers(&json);
+        let cols = |peer: &str| -> Vec<String> {
+            let line = text.lines().find(|l| l.starts_with(peer)).unwrap();
+            line.split_whitespace().map(str::to_string).collect()
+        };
+        assert!(text.starts_with("Session count: 2\n"), "{text}");
+        assert_eq!(
+            cols("10.90.0.2")[..12],
+            [
+                "10.90.0.2",
+                "up",
+                "up",
+                "00:01:15",
+                "7",
+                "4093102994",
+                "300",
+                "300",
+                "3",
+                "900",
+                "250",
+                "260"
+            ]
+        );
+        assert_eq!(cols("fd00::2")[9], "-");
+        assert!(text.contains("control detection time expired"), "{text}");
     }
 }

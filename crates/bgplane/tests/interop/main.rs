@@ -21,6 +21,7 @@ mod harness;
 mod scenarios;
 
 mod attributes;
+mod bfd;
 mod bird;
 mod dynamic;
 mod ecmp;

@@ -17,6 +17,7 @@ use super::{run, timeouts, wait_for, write, Lab};
 
 const ZEBRA: &str = "/usr/lib/frr/zebra";
 const BGPD: &str = "/usr/lib/frr/bgpd";
+const BFDD: &str = "/usr/lib/frr/bfdd";
 const PATHSPACES: &str = "/var/run/frr";
 
 fn vtysh(dir: &Path, commands: &[&str]) -> Result<String, String> {
@@ -38,7 +39,7 @@ pub(crate) struct Frr {
     _frr: Launched,
 }
 
-/// Removes the (empty) `/var/run/frr/<name>` directories FRR creates for `-N <name>`, for
+/// Removes the `/var/run/frr/<name>` directories FRR creates for `-N <name>`, for
 /// every path space of the lab `lab_id`.
 pub(crate) fn remove_pathspaces(lab_id: &str) {
     let Ok(rd) = std::fs::read_dir(PATHSPACES) else {
@@ -46,6 +47,8 @@ pub(crate) fn remove_pathspaces(lab_id: &str) {
     };
     for e in rd.flatten() {
         if e.file_name().to_string_lossy().starts_with(lab_id) {
+            // bfdd leaves its control socket behind.
+            let _ = std::fs::remove_file(e.path().join("bfdd.sock"));
             let _ = std::fs::remove_dir(e.path());
         }
     }
@@ -122,6 +125,10 @@ pub(crate) struct Launched {
     ns: String,
     name: String,
     bgpd_starts: u32,
+    /// bfdd, if started.
+    pub(crate) bfdd: Option<Proc>,
+    /// bfdd's command line, to start it on demand.
+    bfdd_args: Vec<String>,
 }
 
 impl Launched {
@@ -167,6 +174,8 @@ impl Launched {
                 .then_some(())
                 .ok_or_else(|| "not yet".into())
         });
+        let mut bfdd_args = common("bfdd.conf", "bfdd.pid");
+        bfdd_args.extend(["--log-level".into(), "debugging".into()]);
         let mut bgpd_args = common("bgpd.conf", "bgpd.pid");
         bgpd_args.extend(["--log-level".into(), "debugging".into()]);
         let blog = format!("{name}-bgpd");
@@ -179,6 +188,8 @@ impl Launched {
             ns: ns.into(),
             name: name.into(),
             bgpd_starts: 1,
+            bfdd: None,
+            bfdd_args,
         };
         l.wait_vty();
         l
@@ -189,6 +200,21 @@ impl Launched {
             self.bgpd.assert_running();
             vtysh(&self.dir, &["show bgp summary json"]).map(|_| ())
         });
+    }
+
+    /// Starts bfdd (`<name>-bfdd.log`) with `bfdd_conf`, attached to this instance's zebra
+    /// (through which bgpd registers its BFD peers); returns once its vty answers.
+    pub(crate) fn start_bfdd(&mut self, lab: &Lab, bfdd_conf: &str) {
+        write(&self.dir.join("bfdd.conf"), bfdd_conf);
+        run(Command::new("chown").args(["-R", "frr:frr"]).arg(&self.dir))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let log = format!("{}-bfdd", self.name);
+        let mut bfdd = Proc::spawn(lab, &self.ns, &log, BFDD.as_ref(), &self.bfdd_args, &[]);
+        wait_for("bfdd's vty", timeouts::START, || {
+            bfdd.assert_running();
+            vtysh(&self.dir, &["show bfd peers json"]).map(|_| ())
+        });
+        self.bfdd = Some(bfdd);
     }
 
     /// Kills bgpd with SIGKILL (a crash; zebra keeps running).
@@ -214,8 +240,11 @@ impl Launched {
 
 impl Drop for Launched {
     fn drop(&mut self) {
-        // bgpd stops before zebra.
+        // bgpd and bfdd stop before zebra.
         self.bgpd.stop();
+        if let Some(b) = &mut self.bfdd {
+            b.stop();
+        }
         self.zebra.stop();
     }
 }

@@ -138,6 +138,19 @@ impl FrrRouter {
             .unwrap_or_default())
     }
 
+    /// Starts bfdd with `bfdd_conf` (see [`Launched::start_bfdd`]).
+    pub(crate) fn start_bfdd(&mut self, lab: &Lab, bfdd_conf: &str) {
+        self.frr.start_bfdd(lab, bfdd_conf);
+    }
+
+    /// Sends a signal to bfdd (`STOP` freezes it: its peers stop hearing it, as when the
+    /// path fails; `CONT` thaws it).
+    pub(crate) fn signal_bfdd(&mut self, sig: &str) {
+        if let Some(b) = &mut self.frr.bfdd {
+            b.signal(sig);
+        }
+    }
+
     /// Kills bgpd with SIGKILL, as a crash (zebra keeps running).
     pub(crate) fn kill_bgpd(&mut self) {
         self.frr.kill_bgpd();

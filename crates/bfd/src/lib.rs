@@ -1,0 +1,19 @@
+//! Bidirectional Forwarding Detection for bgplane.
+//!
+//! - [`packet`]: the BFD Control packet (RFC 5880 §4.1) and its reception checks
+//!   (§6.8.6), a pure codec.
+//! - [`session`]: one BFD session as a sans-IO state machine (§6.2, §6.8): packets and
+//!   clock readings in, packets to send and state changes out.
+//! - [`runtime`]: single-hop sessions over UDP (RFC 5881: port 3784, TTL 255, source ports
+//!   49152–65535) on tokio, reporting state changes to the BGP speaker (RFC 5882).
+//!
+//! Asynchronous mode only: no Demand mode, no Echo function, no authentication (a packet
+//! with the A bit is discarded, as §6.8.6 asks of a session without authentication).
+
+pub mod packet;
+#[cfg(feature = "runtime")]
+pub mod runtime;
+pub mod session;
+
+pub use packet::{ControlPacket, Diag, PacketError, SessionState};
+pub use session::{Output, Session, SessionConfig};

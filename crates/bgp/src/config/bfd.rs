@@ -1,0 +1,98 @@
+//! A neighbor's BFD setting (RFC 5880/5881 single-hop, RFC 5882 for BGP): `bfd: true`
+//! for FRR's default timers, or the timers by name.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// `bfd:` as written: a switch, or timers (which switch it on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BfdSetting {
+    /// `bfd: true` (FRR's defaults) or `bfd: false` (off, also when a peer group has it).
+    Switch(bool),
+    /// Timers.
+    Timers(BfdTimers),
+}
+
+/// BFD timers, named as in FRR's bfdd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BfdTimers {
+    /// Desired Min TX Interval once Up, in milliseconds (300).
+    #[serde(default = "default_interval")]
+    pub transmit_interval: u32,
+    /// Required Min RX Interval, in milliseconds (300).
+    #[serde(default = "default_interval")]
+    pub receive_interval: u32,
+    /// Detect Mult (3).
+    #[serde(default = "default_multiplier")]
+    pub detect_multiplier: u8,
+    /// Passive role: wait for the peer's first packet (RFC 5880 §6.1).
+    #[serde(default)]
+    pub passive_mode: bool,
+}
+
+fn default_interval() -> u32 {
+    300
+}
+
+fn default_multiplier() -> u8 {
+    3
+}
+
+impl Default for BfdTimers {
+    fn default() -> Self {
+        BfdTimers {
+            transmit_interval: default_interval(),
+            receive_interval: default_interval(),
+            detect_multiplier: default_multiplier(),
+            passive_mode: false,
+        }
+    }
+}
+
+impl BfdSetting {
+    /// The timers if BFD is on.
+    pub fn timers(self) -> Option<BfdTimers> {
+        match self {
+            BfdSetting::Switch(true) => Some(BfdTimers::default()),
+            BfdSetting::Switch(false) => None,
+            BfdSetting::Timers(t) => Some(t),
+        }
+    }
+
+    /// FRR's bounds: intervals of 10 to 60000 ms, a multiplier of 2 to 255.
+    pub(super) fn check(self) -> Result<(), String> {
+        let Some(t) = self.timers() else {
+            return Ok(());
+        };
+        for (name, v) in [
+            ("transmit-interval", t.transmit_interval),
+            ("receive-interval", t.receive_interval),
+        ] {
+            if !(10..=60_000).contains(&v) {
+                return Err(format!("{name} {v} ms: must be 10 to 60000"));
+            }
+        }
+        if t.detect_multiplier < 2 {
+            return Err(format!(
+                "detect-multiplier {}: must be 2 to 255",
+                t.detect_multiplier
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl BfdTimers {
+    /// The session configuration these timers give.
+    pub fn session_config(&self) -> bfd::SessionConfig {
+        bfd::SessionConfig {
+            desired_min_tx: Duration::from_millis(u64::from(self.transmit_interval)),
+            required_min_rx: Duration::from_millis(u64::from(self.receive_interval)),
+            detect_mult: self.detect_multiplier,
+            passive: self.passive_mode,
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! BFD for BGP sessions (RFC 5882): the actor runs a BFD session towards every neighbor
+//! with `bfd` set, and resets the BGP session when its BFD session goes down.
+//!
+//! As FRR does by default, BGP does not wait for BFD to come up: BFD only takes a session
+//! down faster than the hold timer would. A peer that signals AdminDown is not a failure
+//! (RFC 5882 §3.2): the BGP session stays.
+
+use bfd::runtime::{Bfd, Event, PeerSpec};
+use bfd::SessionState;
+use bgp_wire::notification::{cease, codes};
+use bgp_wire::Notification;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info, warn};
+
+use super::api::Response;
+use super::session::ToSession;
+use super::{Actor, Control};
+use crate::fsm::State;
+
+impl Actor {
+    /// The BFD sessions the neighbors ask for, by peer address (neighbors whose address
+    /// is not known yet, such as unnumbered ones before discovery, have none).
+    fn bfd_specs(&self) -> Vec<PeerSpec> {
+        let mut v: Vec<PeerSpec> = self
+            .peers
+            .values()
+            .filter(|p| !p.cfg.address.is_unspecified())
+            .filter_map(|p| {
+                Some(PeerSpec {
+                    peer: p.cfg.address,
+                    local: p.cfg.local_address,
+                    interface: p.cfg.interface.clone(),
+                    config: p.cfg.bfd?.session_config(),
+                })
+            })
+            .collect();
+        v.sort_by_key(|s| s.peer);
+        v.dedup_by_key(|s| s.peer);
+        v
+    }
+
+    /// Starts, changes or ends BFD sessions to match the neighbors. The BFD task starts
+    /// with the first neighbor that asks for it.
+    pub(super) fn bfd_sync(&mut self) {
+        let specs = self.bfd_specs();
+        if specs == self.bfd_specs_sent {
+            return;
+        }
+        if self.bfd.is_none() {
+            let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+            let notify: bfd::runtime::Notify = Box::new(move |e| {
+                let _ = tx.send(e);
+            });
+            let spawned = {
+                let _g = self.handle.enter();
+                Bfd::spawn(notify)
+            };
+            match spawned {
+                Ok(b) => {
+                    let ctl = self.ctl.clone();
+                    // In order, and without loss: one forwarder.
+                    self.handle.spawn(async move {
+                        while let Some(e) = rx.recv().await {
+                            if ctl.send(Control::Bfd(e)).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    self.bfd = Some(b);
+                }
+                Err(e) => {
+                    error!(%e, "BFD cannot start; BGP sessions run without it");
+                    self.bfd_specs_sent = specs;
+                    return;
+                }
+            }
+        }
+        if let Some(b) = &self.bfd {
+            if let Err(e) = b.try_set_peers(specs.clone()) {
+                warn!(%e, "BFD sessions not updated");
+                return;
+            }
+        }
+        self.bfd_specs_sent = specs;
+    }
+
+    /// A BFD session changed state: a failure takes the BGP sessions to that peer down
+    /// at once with a Cease, "BFD Down" (RFC 9384), and they start over.
+    pub(super) fn on_bfd(&mut self, e: Event) {
+        if e.to != SessionState::Down || e.from != SessionState::Up {
+            return;
+        }
+        if e.remote == SessionState::AdminDown {
+            info!(peer = %e.peer, "BFD: the peer took the session administratively down; BGP stays up (RFC 5882 §3.2)");
+            return;
+        }
+        for (id, p) in self.peers.iter_mut() {
+            if p.cfg.address != e.peer
+                || !matches!(
+                    p.state,
+                    State::OpenSent | State::OpenConfirm | State::Established
+                )
+            {
+                continue;
+            }
+            warn!(peer = %e.peer, diag = %e.diag, "BFD down: resetting the BGP session");
+            p.last_error = Some(format!("BFD down ({})", e.diag.name()));
+            let n = Notification::new(codes::CEASE, cease::BFD_DOWN, vec![]);
+            let _ = p.tx.try_send(ToSession::Stop(Some(n)));
+            let _ = p.tx.try_send(ToSession::Start);
+            tracing::debug!(peer = id, "BGP session reset by BFD");
+        }
+    }
+
+    /// Answers `show bfd peers` from the BFD task, without blocking the actor.
+    pub(super) fn bfd_peers(&self, reply: oneshot::Sender<Response>) {
+        let Some(b) = self.bfd.clone() else {
+            let _ = reply.send(Response::BfdPeers(Vec::new()));
+            return;
+        };
+        self.handle.spawn(async move {
+            let r = match b.status().await {
+                Ok(v) => Response::BfdPeers(v),
+                Err(e) => Response::Error(e.to_string()),
+            };
+            let _ = reply.send(r);
+        });
+    }
+}
