@@ -298,9 +298,10 @@ impl Session {
         let want = self.desired_for(self.state);
         if want != self.desired_tx || us(old.required_min_rx) != us(cfg.required_min_rx) {
             self.change_desired(want);
-            if cfg.passive != old.passive && !cfg.passive && self.next_tx.is_none() {
-                self.next_tx = Some(now);
-            }
+        }
+        // Turned active: it speaks first from now on.
+        if !cfg.passive && self.next_tx.is_none() {
+            self.next_tx = Some(now);
         }
     }
 

@@ -246,3 +246,16 @@ fn jitter_stays_within_75_to_100_percent_and_90_with_multiplier_1() {
         }
     }
 }
+
+#[test]
+fn a_passive_session_turned_active_starts_sending() {
+    let now = Instant::now();
+    let passive = SessionConfig {
+        passive: true,
+        ..SessionConfig::default()
+    };
+    let mut s = Session::new(passive, 3, now);
+    assert!(sent(&s.tick(now + 2000 * MS)).is_empty());
+    s.reconfigure(SessionConfig::default(), now + 2000 * MS);
+    assert_eq!(sent(&s.tick(now + 2000 * MS)).len(), 1);
+}

@@ -5,7 +5,7 @@
 //! 65001, 10.90.0.2) on one link. Both run BFD for the BGP session with 300 ms timers and a
 //! multiplier of 3; the BGP hold time is 90 s.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -221,4 +221,56 @@ fn a_peer_turning_bfd_off_sends_admin_down_and_the_bgp_session_stays_up() {
         (2.into(), 1.into()),
         "{s}"
     );
+}
+
+#[test]
+fn bfd_runs_over_ipv6_global_and_unnumbered_link_local_sessions() {
+    let Some(lab) = Lab::new("bfd-v6", &[]) else {
+        return;
+    };
+    let a = lab.netns("a");
+    let b = lab.netns("b");
+    let global = lab.link(&a, &b);
+    let bare = lab.link_bare(&a, &b);
+    let yaml = |asn: u32, id: &str, peer: Ipv6Addr, ifname: &str, passive: bool| {
+        format!(
+            "router:\n  asn: {asn}\n  router-id: {id}\n  listen: ['::']\nneighbors:\n\
+             \x20 - {{ address: {peer}, remote-as: external, hold-time: 90, connect-retry: 1, bfd: true }}\n\
+             \x20 - {{ interface: {ifname}, remote-as: external, passive: {passive}, hold-time: 90, \
+             connect-retry: 1, bfd: true }}\n"
+        )
+    };
+    let ra = Bgplane::start_yaml(
+        &lab,
+        &a,
+        "ra",
+        &yaml(65000, "10.0.0.1", global.b6, &bare.a_if, false),
+        false,
+    );
+    let rb = Bgplane::start_yaml(
+        &lab,
+        &b,
+        "rb",
+        &yaml(65001, "10.0.0.2", global.a6, &bare.b_if, true),
+        false,
+    );
+    let peers = [
+        (&ra, IpAddr::V6(global.b6)),
+        (&ra, IpAddr::V6(bare.b_ll)),
+        (&rb, IpAddr::V6(global.a6)),
+        (&rb, IpAddr::V6(bare.a_ll)),
+    ];
+    wait_for(
+        "four BFD sessions up (global and link-local, both ends)",
+        timeouts::SESSION,
+        || {
+            for (r, p) in &peers {
+                state_is(&our_bfd(r, *p)?, "state", "up")?;
+            }
+            Ok(())
+        },
+    );
+    for (r, p) in &peers {
+        r.wait_established(*p);
+    }
 }
