@@ -36,6 +36,7 @@ pub(super) fn answer(a: &mut Actor, req: Request) -> Response {
                         interface: rt.cfg.interface.clone(),
                         peer_group: rt.cfg.peer_group.clone(),
                         dynamic: rt.dynamic,
+                        bfd: a.bfd_brief(view.address),
                         view,
                     })
                 })

@@ -145,9 +145,23 @@ pub struct NeighborDetail {
     pub peer_group: Option<String>,
     /// Accepted from a listen range.
     pub dynamic: bool,
+    /// Its BFD session, if BFD runs for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bfd: Option<BfdBrief>,
     /// Speaker-side view.
     #[serde(flatten)]
     pub view: NeighborView,
+}
+
+/// A neighbor's BFD session in `show bgp neighbors` (details: `show bfd peers`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BfdBrief {
+    /// `down`, `init`, `up` or `admin-down`.
+    pub state: String,
+    /// The diagnostic of its last change.
+    pub diagnostic: String,
+    /// Seconds since its last change (`None`: none yet).
+    pub since_secs: Option<u64>,
 }
 
 /// Configured timers of a neighbor.

@@ -77,6 +77,8 @@ struct PeerSample {
     advertised: [u64; 2],
     updates_received: u64,
     updates_sent: u64,
+    /// Whether its BFD session is Up, if BFD runs for it.
+    bfd_up: Option<bool>,
 }
 
 /// What the metrics show of the Loc-RIB.
@@ -138,6 +140,7 @@ pub(super) fn render(a: &Actor) -> String {
             advertised: v.advertised,
             updates_received: v.counters.updates_received,
             updates_sent: v.counters.updates_sent,
+            bfd_up: a.bfd_brief(v.address).map(|b| b.state == "up"),
         });
     }
     let r = a.speaker.rib();
@@ -270,6 +273,23 @@ fn encode_samples(peers: &[PeerSample], rib_sample: RibSample) -> String {
             updates.get_or_create(&rl).set(n as i64);
         }
     }
+    if peers.iter().any(|p| p.bfd_up.is_some()) {
+        let bfd = MetricFamily::<PeerLabels, Gauge>::default();
+        reg.register(
+            "bfd_session_state",
+            "1 if the neighbor's BFD session is Up, else 0 (neighbors with BFD only)",
+            bfd.clone(),
+        );
+        for p in peers {
+            if let Some(up) = p.bfd_up {
+                let l = PeerLabels {
+                    neighbor: p.address.to_string(),
+                    neighbor_asn: p.remote_as.clone(),
+                };
+                bfd.get_or_create(&l).set(i64::from(up));
+            }
+        }
+    }
     if let Some(f) = rib_sample.fib {
         let routes = Gauge::<i64>::default();
         let pending = Gauge::<i64>::default();
@@ -370,7 +390,27 @@ mod tests {
             advertised: [1, 3],
             updates_received: 7,
             updates_sent: 4,
+            bfd_up: None,
         }
+    }
+
+    #[test]
+    fn bfd_state_is_shown_for_the_neighbors_that_run_it() {
+        let mut up = peer("10.0.5.1", State::Established, [true, false]);
+        up.bfd_up = Some(true);
+        let mut down = peer("10.0.5.2", State::Active, [true, false]);
+        down.bfd_up = Some(false);
+        let none = peer("10.0.5.3", State::Established, [true, false]);
+        let text = encode_samples(&[up, down, none.clone()], RibSample::default());
+        assert_eq!(
+            sample_lines(&text, "bgplane_bfd_session_state"),
+            [
+                r#"bgplane_bfd_session_state{neighbor="10.0.5.1",neighbor_asn="65000"} 1"#,
+                r#"bgplane_bfd_session_state{neighbor="10.0.5.2",neighbor_asn="65000"} 0"#,
+            ]
+        );
+        let text = encode_samples(&[none], RibSample::default());
+        assert!(!text.contains("bfd"), "{text}");
     }
 
     /// The samples of one family, sorted (a family's series come out in hash order).

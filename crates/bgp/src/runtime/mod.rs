@@ -4,7 +4,7 @@
 pub mod addrs;
 mod answer;
 pub mod api;
-mod bfd;
+mod bfd_client;
 mod kernel;
 mod listeners;
 mod metrics;
@@ -88,7 +88,7 @@ enum Control {
     /// A router advertisement heard on the link of an unnumbered neighbor.
     LinkPeer(String, std::net::Ipv6Addr),
     /// A BFD session changed state.
-    Bfd(::bfd::runtime::Event),
+    Bfd(bfd::runtime::Event),
 }
 
 struct PeerRt {
@@ -132,11 +132,13 @@ struct Actor {
     /// The token of the last session task started.
     next_token: u64,
     /// The BFD task, once a neighbor asks for BFD.
-    bfd: Option<::bfd::runtime::Bfd>,
+    bfd: Option<bfd::runtime::Bfd>,
     /// The BFD sessions last asked of it.
-    bfd_specs_sent: Vec<::bfd::runtime::PeerSpec>,
+    bfd_specs_sent: Vec<bfd::runtime::PeerSpec>,
     /// Neighbors changed since the BFD sessions were last matched to them.
     bfd_dirty: bool,
+    /// The last state change of each BFD session (from its events).
+    bfd_states: HashMap<IpAddr, bfd_client::BfdState>,
 }
 
 /// Runs the router until SIGINT/SIGTERM. Blocks the calling thread.
@@ -360,6 +362,7 @@ impl Actor {
             bfd: None,
             bfd_specs_sent: Vec::new(),
             bfd_dirty: true,
+            bfd_states: HashMap::new(),
         };
         a.speaker
             .set_policies(crate::policy_adapter::all(&a.policies, cfg.router.asn));

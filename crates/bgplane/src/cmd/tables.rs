@@ -244,6 +244,19 @@ pub(crate) fn neighbors(d: &Value) -> String {
                 );
             }
         }
+        if let Some(b) = n.get("bfd").filter(|b| b.is_object()) {
+            // As FRR's "BFD: Type: single hop ... Status: Up".
+            let since = match b.get("since_secs").and_then(Value::as_u64) {
+                Some(t) => format!(", last change {} ago", duration(t)),
+                None => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "  BFD: single hop, status {}{since}, diagnostic: {}",
+                s(b, "state"),
+                s(b, "diagnostic")
+            );
+        }
         if let Some(e) = n.get("last_error").and_then(Value::as_str) {
             let _ = writeln!(out, "  Last reset: {e}");
         }

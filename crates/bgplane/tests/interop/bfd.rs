@@ -88,6 +88,13 @@ fn bfd_comes_up_with_frr_and_its_failure_resets_bgp_long_before_the_hold_timer()
     assert_eq!(f["remote-receive-interval"], 300, "{f}");
     assert_eq!(f["remote-transmit-interval"], 300, "{f}");
     assert_eq!(f["remote-detect-multiplier"], 3, "{f}");
+    // `show bgp neighbors` tells the BFD status too, as FRR's does.
+    let nb = bgplane.neighbor(theirs).unwrap();
+    assert_eq!(nb["bfd"]["state"], "up", "{nb}");
+    let text = bgplane
+        .cli(&["show", "bgp", "neighbors", &theirs.to_string()])
+        .unwrap();
+    assert!(text.contains("BFD: single hop, status up"), "{text}");
 
     // bfdd frozen: our side detects the silence in 900 ms and resets BGP with a Cease,
     // "BFD Down", although the BGP hold timer (90 s) and TCP are fine.

@@ -5,17 +5,28 @@
 //! down faster than the hold timer would. A peer that signals AdminDown is not a failure
 //! (RFC 5882 §3.2): the BGP session stays.
 
+use std::net::IpAddr;
+use std::time::Instant;
+
 use bfd::runtime::{Bfd, Event, PeerSpec};
-use bfd::SessionState;
+use bfd::{Diag, SessionState};
 use bgp_wire::notification::{cease, codes};
 use bgp_wire::Notification;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
-use super::api::Response;
+use super::api::{BfdBrief, Response};
 use super::session::ToSession;
 use super::{Actor, Control};
 use crate::fsm::State;
+
+/// A BFD session's last change, as the actor heard of it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct BfdState {
+    state: SessionState,
+    diag: Diag,
+    since: Instant,
+}
 
 impl Actor {
     /// The BFD sessions the neighbors ask for, by peer address (neighbors whose address
@@ -81,12 +92,39 @@ impl Actor {
                 return;
             }
         }
+        self.bfd_states
+            .retain(|p, _| specs.iter().any(|s| s.peer == *p));
         self.bfd_specs_sent = specs;
+    }
+
+    /// The BFD session of a neighbor at `peer`, if BFD runs for it (Down until its first
+    /// change is heard).
+    pub(super) fn bfd_brief(&self, peer: IpAddr) -> Option<BfdBrief> {
+        if !self.bfd_specs_sent.iter().any(|s| s.peer == peer) {
+            return None;
+        }
+        let (state, diag, secs) = match self.bfd_states.get(&peer) {
+            Some(b) => (b.state, b.diag, Some(b.since.elapsed().as_secs())),
+            None => (SessionState::Down, Diag::NONE, None),
+        };
+        Some(BfdBrief {
+            state: state.name().into(),
+            diagnostic: diag.name().into(),
+            since_secs: secs,
+        })
     }
 
     /// A BFD session changed state: a failure takes the BGP sessions to that peer down
     /// at once with a Cease, "BFD Down" (RFC 9384), and they start over.
     pub(super) fn on_bfd(&mut self, e: Event) {
+        self.bfd_states.insert(
+            e.peer,
+            BfdState {
+                state: e.to,
+                diag: e.diag,
+                since: Instant::now(),
+            },
+        );
         if e.to != SessionState::Down || e.from != SessionState::Up {
             return;
         }
