@@ -226,10 +226,14 @@ impl Session {
         if let Some(to) = next {
             self.set_state(to, now, &mut out);
         }
-        // An active session that was waiting for nothing, or a passive one that has now
-        // heard its peer, starts transmitting.
-        if self.next_tx.is_none() {
-            self.next_tx = Some(now);
+        // A passive session that has now heard its peer starts transmitting; a shorter
+        // interval (ours on going Up, or the peer's Required Min RX) takes effect at once
+        // rather than after a packet still timed by the old one (§6.8.3): the peer's
+        // Detection Time may already count on it.
+        match self.next_tx {
+            None => self.next_tx = Some(now),
+            Some(t) if t > now + self.tx_interval() => self.next_tx = Some(now + self.jittered()),
+            Some(_) => {}
         }
         if p.poll {
             // The Final answers at once, whatever the transmit timer (§6.8.7).

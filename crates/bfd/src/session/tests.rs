@@ -43,6 +43,8 @@ struct Wire {
     start: Instant,
     /// Drop what a sends (its peer stops hearing it).
     a_mute: bool,
+    /// Every packet sent: side, time since the start, packet.
+    sent: Vec<(char, Duration, ControlPacket)>,
 }
 
 impl Wire {
@@ -55,6 +57,7 @@ impl Wire {
             log: Vec::new(),
             start: now,
             a_mute: false,
+            sent: Vec::new(),
         }
     }
 
@@ -66,6 +69,7 @@ impl Wire {
         }
         for p in sent(&out) {
             let p = ControlPacket::decode(&p.encode()).expect("our packets decode");
+            self.sent.push((side, t, p));
             if from_a && self.a_mute {
                 continue;
             }
@@ -258,4 +262,39 @@ fn a_passive_session_turned_active_starts_sending() {
     assert!(sent(&s.tick(now + 2000 * MS)).is_empty());
     s.reconfigure(SessionConfig::default(), now + 2000 * MS);
     assert_eq!(sent(&s.tick(now + 2000 * MS)).len(), 1);
+}
+
+#[test]
+fn on_going_up_the_fast_interval_applies_to_the_very_next_packet() {
+    let mut w = Wire::new(cfg(300, 300, 3), cfg(300, 300, 3));
+    w.run(3000 * MS);
+    for side in ['a', 'b'] {
+        let up = w
+            .log
+            .iter()
+            .find(|l| l.0 == side && l.3 == SessionState::Up)
+            .expect("up")
+            .1;
+        // Packets after Up (Finals included) are at most 300 ms apart: none still timed
+        // by the 1 s of the slow rate, which the peer's 900 ms Detection Time would miss.
+        let times: Vec<Duration> = w
+            .sent
+            .iter()
+            .filter(|s| s.0 == side && s.1 >= up)
+            .map(|s| s.1)
+            .collect();
+        assert!(times.len() > 3, "{side}: {times:?}");
+        let first_gap = times[0] - up;
+        assert!(
+            first_gap <= 300 * MS,
+            "{side}: first packet {first_gap:?} after Up"
+        );
+        for pair in times.windows(2) {
+            assert!(
+                pair[1] - pair[0] <= 300 * MS,
+                "{side}: gap {:?}",
+                pair[1] - pair[0]
+            );
+        }
+    }
 }
