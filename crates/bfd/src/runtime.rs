@@ -143,6 +143,7 @@ impl Bfd {
         let (tx, rx) = mpsc::channel(64);
         let task = Task {
             sessions: HashMap::new(),
+            by_disc: HashMap::new(),
             next_disc: fastrand::u32(1..u32::MAX / 2),
             notify,
         };
@@ -248,6 +249,8 @@ struct Running {
 
 struct Task {
     sessions: HashMap<IpAddr, Running>,
+    /// Our discriminator of each session, to its peer (RFC 5880 §6.8.6 demultiplexing).
+    by_disc: HashMap<u32, IpAddr>,
     next_disc: u32,
     notify: Notify,
 }
@@ -336,6 +339,7 @@ impl Task {
         };
         info!(peer = %spec.peer, discriminator = disc, "BFD: session added");
         let session = Session::new(spec.config, disc, now);
+        self.by_disc.insert(disc, spec.peer);
         self.sessions.insert(
             spec.peer,
             Running {
@@ -351,6 +355,7 @@ impl Task {
         let Some(mut r) = self.sessions.remove(&peer) else {
             return;
         };
+        self.by_disc.remove(&r.session.local_disc());
         let now = Instant::now();
         // One AdminDown packet on the way out; the client is not told.
         let out = r.session.admin_down(now);
@@ -413,10 +418,7 @@ impl Task {
 
     fn deliver(&mut self, from: IpAddr, p: &ControlPacket) {
         let key = if p.your_disc != 0 {
-            self.sessions
-                .iter()
-                .find(|(_, r)| r.session.local_disc() == p.your_disc)
-                .map(|(k, _)| *k)
+            self.by_disc.get(&p.your_disc).copied()
         } else {
             self.sessions.contains_key(&from).then_some(from)
         };
