@@ -114,7 +114,7 @@ pub struct PeerStatus {
 pub type Notify = Box<dyn Fn(Event) + Send + Sync>;
 
 enum Command {
-    Set(Vec<PeerSpec>, oneshot::Sender<()>),
+    Set(Vec<PeerSpec>),
     Status(oneshot::Sender<Vec<PeerStatus>>),
 }
 
@@ -152,22 +152,11 @@ impl Bfd {
     }
 
     /// Makes the running sessions those of `peers`: new ones start in Down, changed
-    /// timers are applied (through a Poll Sequence when Up), missing ones end.
-    pub async fn set_peers(&self, peers: Vec<PeerSpec>) -> Result<(), BfdError> {
-        let (tx, rx) = oneshot::channel();
+    /// timers are applied (through a Poll Sequence when Up), missing ones end. Does not
+    /// wait, so that the caller never blocks; commands are applied in the order given.
+    pub fn set_peers(&self, peers: Vec<PeerSpec>) -> Result<(), BfdError> {
         self.tx
-            .send(Command::Set(peers, tx))
-            .await
-            .map_err(|_| BfdError::Gone)?;
-        rx.await.map_err(|_| BfdError::Gone)
-    }
-
-    /// [`set_peers`](Self::set_peers) without waiting: for a caller that must not block
-    /// (commands are applied in the order given).
-    pub fn try_set_peers(&self, peers: Vec<PeerSpec>) -> Result<(), BfdError> {
-        let (tx, _) = oneshot::channel();
-        self.tx
-            .try_send(Command::Set(peers, tx))
+            .try_send(Command::Set(peers))
             .map_err(|_| BfdError::Busy)
     }
 
@@ -221,21 +210,17 @@ fn sender(spec: &PeerSpec) -> std::io::Result<std::net::UdpSocket> {
         IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
     });
-    let start = fastrand::u16(49152..=65535);
-    let mut last = None;
+    // From a random port on, 64 tries spread over the range.
+    let start = fastrand::u16(0..16384);
+    let mut bound = Err(std::io::Error::from(std::io::ErrorKind::AddrInUse));
     for i in 0..64u16 {
-        let port = 49152 + (start - 49152).wrapping_add(i * 257) % 16384;
-        match s.bind(&SocketAddr::new(local, port).into()) {
-            Ok(()) => {
-                last = None;
-                break;
-            }
-            Err(e) => last = Some(e),
+        let port = 49152 + (start + i * 257) % 16384;
+        bound = s.bind(&SocketAddr::new(local, port).into());
+        if bound.is_ok() {
+            break;
         }
     }
-    if let Some(e) = last {
-        return Err(e);
-    }
+    bound?;
     s.set_nonblocking(true)?;
     Ok(s.into())
 }
@@ -266,10 +251,7 @@ impl Task {
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             tokio::select! {
                 cmd = rx.recv() => match cmd {
-                    Some(Command::Set(peers, done)) => {
-                        self.set(peers);
-                        let _ = done.send(());
-                    }
+                    Some(Command::Set(peers)) => self.set(peers),
                     Some(Command::Status(reply)) => {
                         let _ = reply.send(self.status());
                     }

@@ -87,7 +87,7 @@ impl Actor {
             }
         }
         if let Some(b) = &self.bfd {
-            if let Err(e) = b.try_set_peers(specs.clone()) {
+            if let Err(e) = b.set_peers(specs.clone()) {
                 warn!(%e, "BFD sessions not updated");
                 return;
             }

@@ -32,6 +32,14 @@ fn frr_bfd(f: &FrrRouter, peer: IpAddr) -> Result<Value, String> {
         .ok_or_else(|| format!("FRR has no BFD session with {peer}: {v}"))
 }
 
+/// Every listed BFD session of bgplane (router, peer) is up.
+fn all_up(sessions: &[(&Bgplane, IpAddr)]) -> Result<(), String> {
+    for (r, p) in sessions {
+        state_is(&our_bfd(r, *p)?, "state", "up")?;
+    }
+    Ok(())
+}
+
 fn state_is(v: &Value, key: &str, want: &str) -> Result<(), String> {
     if v[key] == want {
         Ok(())
@@ -202,8 +210,7 @@ fn a_peer_turning_bfd_off_sends_admin_down_and_the_bgp_session_stays_up() {
     ra.wait_established(ip_b);
     rb.wait_established(ip_a);
     wait_for("BFD up on both routers", timeouts::SESSION, || {
-        state_is(&our_bfd(&ra, ip_b)?, "state", "up")?;
-        state_is(&our_bfd(&rb, ip_a)?, "state", "up")
+        all_up(&[(&ra, ip_b), (&rb, ip_a)])
     });
     let s = our_bfd(&rb, ip_a).unwrap();
     assert_eq!(s["detection-time-ms"], 300, "{s}");
@@ -233,8 +240,7 @@ fn a_peer_turning_bfd_off_sends_admin_down_and_the_bgp_session_stays_up() {
     // Back on: both Up again.
     ra.reconfigure_yaml(&router_yaml(65000, "10.0.0.1", ip_b, 65001, Some(fast)));
     wait_for("BFD up again", timeouts::SESSION, || {
-        state_is(&our_bfd(&ra, ip_b)?, "state", "up")?;
-        state_is(&our_bfd(&rb, ip_a)?, "state", "up")
+        all_up(&[(&ra, ip_b), (&rb, ip_a)])
     });
     let s = our_bfd(&rb, ip_a).unwrap();
     assert_eq!(
@@ -284,12 +290,7 @@ fn bfd_runs_over_ipv6_global_and_unnumbered_link_local_sessions() {
     wait_for(
         "four BFD sessions up (global and link-local, both ends)",
         timeouts::SESSION,
-        || {
-            for (r, p) in &peers {
-                state_is(&our_bfd(r, *p)?, "state", "up")?;
-            }
-            Ok(())
-        },
+        || all_up(&peers),
     );
     for (r, p) in &peers {
         r.wait_established(*p);
