@@ -115,6 +115,101 @@ fn routes_of(socket: &Path) -> Vec<String> {
         .collect()
 }
 
+/// A router in the leaf namespace, run by a thread of the test.
+struct Leaf {
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<Result<(), bgp::runtime::RouterError>>,
+}
+
+impl Leaf {
+    fn start(lab: &Lab, yaml: &str) -> Leaf {
+        let cfg = bgp::config::RouterConfig::parse("leaf.yaml", yaml).unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let ns = lab.leaf.clone();
+        let thread = std::thread::spawn(move || {
+            enter(&ns);
+            let opts = bgp::runtime::Options {
+                config_path: None,
+                no_fib: true,
+            };
+            bgp::runtime::run_until(cfg, opts, async move {
+                let _ = stopped.await;
+            })
+        });
+        Leaf { stop, thread }
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        self.thread.join().unwrap().unwrap();
+    }
+}
+
+/// The node's agent (node `worker`, routes installed), run by a thread of the test that
+/// reconciles its manifest directory at each [`step`](Self::step).
+struct AgentThread {
+    manifests: PathBuf,
+    socket: PathBuf,
+    tx: std::sync::mpsc::Sender<bool>,
+    done: std::sync::mpsc::Receiver<k8s::agent::Status>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl AgentThread {
+    fn start(lab: &Lab) -> AgentThread {
+        let manifests = lab.path("manifests");
+        std::fs::create_dir_all(&manifests).unwrap();
+        std::fs::write(manifests.join("node.yaml"), NODE).unwrap();
+        let socket = lab.path("agent.sock");
+        let opts = AgentOptions {
+            node: "worker".into(),
+            manifests: manifests.clone(),
+            state_dir: lab.path("state"),
+            socket: socket.clone(),
+            metrics: None,
+            install_routes: true,
+            secrets_namespace: "kube-system".into(),
+            poll: Duration::from_millis(100),
+            auto_direct_node_routes: false,
+        };
+        let ns = lab.node.clone();
+        let (tx, rx) = std::sync::mpsc::channel::<bool>();
+        let (done_tx, done) = std::sync::mpsc::channel::<k8s::agent::Status>();
+        let thread = std::thread::spawn(move || {
+            enter(&ns);
+            let mut a = Agent::new(opts).unwrap();
+            while let Ok(true) = rx.recv() {
+                a.reconcile_dir();
+                done_tx.send(a.status().clone()).unwrap();
+            }
+        });
+        AgentThread {
+            manifests,
+            socket,
+            tx,
+            done,
+            thread,
+        }
+    }
+
+    /// Writes (or with `None` removes) manifest files, then reconciles once.
+    fn step(&self, files: &[(&str, Option<&str>)]) -> k8s::agent::Status {
+        for (name, text) in files {
+            match text {
+                Some(t) => std::fs::write(self.manifests.join(name), t).unwrap(),
+                None => std::fs::remove_file(self.manifests.join(name)).unwrap(),
+            }
+        }
+        self.tx.send(true).unwrap();
+        self.done.recv_timeout(Duration::from_secs(20)).unwrap()
+    }
+
+    fn exit(self) {
+        self.tx.send(false).unwrap();
+        self.thread.join().unwrap();
+    }
+}
+
 const NODE: &str = "apiVersion: v1\nkind: Node\nmetadata: { name: worker, labels: { rack: rack0 } }\nspec: { podCIDR: 10.1.1.0/24 }\nstatus: { addresses: [ { type: InternalIP, address: 10.0.5.12 } ] }\n";
 
 #[test]
@@ -131,59 +226,10 @@ fn the_agent_starts_reloads_and_stops_bgp_as_the_policies_change() {
         "router:\n  asn: 65005\n  router-id: 10.0.5.1\n  listen: [0.0.0.0]\n  api: {{ socket: {} }}\n  listen-ranges: [{{ prefix: 10.0.5.0/24, peer-group: NODES }}]\nnetworks: [192.168.0.0/24]\npeer-groups:\n  NODES: {{ remote-as: internal, route-reflector-client: true, hold-time: 9 }}\n",
         leaf_sock.display()
     );
-    let cfg = bgp::config::RouterConfig::parse("leaf.yaml", &leaf_yaml).unwrap();
-    let (stop_leaf, stopped) = tokio::sync::oneshot::channel::<()>();
-    let leaf_ns = lab.leaf.clone();
-    let leaf = std::thread::spawn(move || {
-        enter(&leaf_ns);
-        let opts = bgp::runtime::Options {
-            config_path: None,
-            no_fib: true,
-        };
-        bgp::runtime::run_until(cfg, opts, async move {
-            let _ = stopped.await;
-        })
-    });
-
-    let manifests = lab.path("manifests");
-    std::fs::create_dir_all(&manifests).unwrap();
-    std::fs::write(manifests.join("node.yaml"), NODE).unwrap();
-    let agent_sock = lab.path("agent.sock");
-    let opts = AgentOptions {
-        node: "worker".into(),
-        manifests: manifests.clone(),
-        state_dir: lab.path("state"),
-        socket: agent_sock.clone(),
-        metrics: None,
-        install_routes: true,
-        secrets_namespace: "kube-system".into(),
-        poll: Duration::from_millis(100),
-        auto_direct_node_routes: false,
-    };
-    let node_ns = lab.node.clone();
-    let (tx, rx) = std::sync::mpsc::channel::<&'static str>();
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<k8s::agent::Status>();
-    let agent = std::thread::spawn(move || {
-        enter(&node_ns);
-        let mut a = Agent::new(opts).unwrap();
-        while let Ok(step) = rx.recv() {
-            if step == "exit" {
-                break;
-            }
-            a.reconcile_dir();
-            done_tx.send(a.status().clone()).unwrap();
-        }
-    });
-    let step = |files: &[(&str, Option<&str>)]| {
-        for (name, text) in files {
-            match text {
-                Some(t) => std::fs::write(manifests.join(name), t).unwrap(),
-                None => std::fs::remove_file(manifests.join(name)).unwrap(),
-            }
-        }
-        tx.send("reconcile").unwrap();
-        done_rx.recv_timeout(Duration::from_secs(20)).unwrap()
-    };
+    let leaf = Leaf::start(&lab, &leaf_yaml);
+    let agent = AgentThread::start(&lab);
+    let agent_sock = agent.socket.clone();
+    let step = |files: &[(&str, Option<&str>)]| agent.step(files);
 
     // No policy: no BGP.
     let s = step(&[]);
@@ -253,10 +299,119 @@ fn the_agent_starts_reloads_and_stops_bgp_as_the_policies_change() {
         || !routes_of(&leaf_sock).contains(&"10.1.7.0/24".to_string()),
     );
 
-    tx.send("exit").unwrap();
-    agent.join().unwrap();
-    let _ = stop_leaf.send(());
-    leaf.join().unwrap().unwrap();
+    agent.exit();
+    leaf.stop();
+}
+
+/// The BFD session of the peer at `addr`, as the router at `socket` reports it.
+fn bfd_state(socket: &Path, addr: &str) -> Option<serde_json::Value> {
+    api(socket, bgp::runtime::api::Request::BfdPeers)?
+        .as_array()?
+        .iter()
+        .find(|p| p["peer"] == addr)
+        .cloned()
+}
+
+fn iptables(ns: &str, op: &str) {
+    let st = Command::new("ip")
+        .args([
+            "netns", "exec", ns, "iptables", op, "INPUT", "-i", "n0", "-j", "DROP",
+        ])
+        .status()
+        .expect("iptables");
+    assert!(st.success(), "iptables {op} in {ns}");
+}
+
+#[test]
+fn a_bfd_annotation_takes_the_nodes_session_down_within_a_second_of_a_silent_link_failure() {
+    let name =
+        "a_bfd_annotation_takes_the_nodes_session_down_within_a_second_of_a_silent_link_failure";
+    if !root() {
+        skip::skipped(&format!("SKIPPED {name}: needs root"));
+        return;
+    }
+    if Command::new("iptables").arg("--version").output().is_err() {
+        skip::skipped(&format!("SKIPPED {name}: iptables is not installed"));
+        return;
+    }
+    let lab = Lab::new();
+    let leaf_sock = lab.path("leaf.sock");
+    // Hold time 9 s: without BFD the node would keep the session that long.
+    let leaf_yaml = format!(
+        "router:\n  asn: 65005\n  router-id: 10.0.5.1\n  listen: [0.0.0.0]\n  api: {{ socket: {} }}\n  listen-ranges: [{{ prefix: 10.0.5.0/24, peer-group: NODES }}]\nnetworks: [192.168.0.0/24]\npeer-groups:\n  NODES: {{ remote-as: internal, route-reflector-client: true, hold-time: 9, bfd: {{ transmit-interval: 100, receive-interval: 100 }} }}\n",
+        leaf_sock.display()
+    );
+    let leaf = Leaf::start(&lab, &leaf_yaml);
+    let agent = AgentThread::start(&lab);
+    let seed = include_str!("../../../examples/cilium-bgp-cross-as/bgp-peering-policies.yaml")
+        .replacen(
+            "  name: \"rack0-65005\"",
+            "  name: \"rack0-65005\"\n  annotations: { bgplane.io/bfd: \"transmit-interval=100,receive-interval=100\" }",
+            1,
+        );
+    let s = agent.step(&[("policies.yaml", Some(&seed))]);
+    assert!(s.running && s.error.is_none(), "{s:?}");
+    let leaf_route = |sock: &Path| routes_of(sock).contains(&"192.168.0.0/24".to_string());
+    wait_for(
+        "the leaf's network at the node",
+        Duration::from_secs(15),
+        || leaf_route(&agent.socket),
+    );
+    let up = |sock: &Path, peer: &str| bfd_state(sock, peer).is_some_and(|v| v["state"] == "up");
+    wait_for("BFD up at both ends", Duration::from_secs(15), || {
+        up(&agent.socket, "10.0.5.1") && up(&leaf_sock, "10.0.5.12")
+    });
+    let kernel_route = || {
+        let out = Command::new("ip")
+            .args(["-n", &lab.node, "route", "show", "192.168.0.0/24"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("via 10.0.5.1")
+    };
+    wait_for(
+        "the leaf's network in the node's kernel",
+        Duration::from_secs(10),
+        kernel_route,
+    );
+    let b = bfd_state(&agent.socket, "10.0.5.1").unwrap();
+    assert_eq!(b["tx-interval-ms"], 100, "{b}");
+    assert_eq!(b["detect-mult"], 3, "{b}");
+
+    // The node stops hearing its leaf, with the link still up: only BFD can tell.
+    iptables(&lab.node, "-A");
+    let cut = Instant::now();
+    wait_for("the node's BFD down", Duration::from_secs(5), || {
+        !up(&agent.socket, "10.0.5.1")
+    });
+    let bfd_down = cut.elapsed();
+    wait_for(
+        "the leaf's route gone from the node",
+        Duration::from_secs(5),
+        || !leaf_route(&agent.socket),
+    );
+    wait_for("the kernel route gone", Duration::from_secs(5), || {
+        !kernel_route()
+    });
+    let withdrawn = cut.elapsed();
+    let b = bfd_state(&agent.socket, "10.0.5.1").unwrap();
+    eprintln!("BFD down after {bfd_down:?}, the leaf's route gone from RIB and kernel after {withdrawn:?}: {b}");
+    assert_eq!(b["diagnostic"], "control detection time expired", "{b}");
+    assert!(
+        withdrawn < Duration::from_secs(2),
+        "BFD took the session down in {withdrawn:?}, not the 9 s hold timer"
+    );
+
+    // The link heals: BFD and BGP come back, and so does the route.
+    iptables(&lab.node, "-D");
+    wait_for("BFD up again", Duration::from_secs(15), || {
+        up(&agent.socket, "10.0.5.1")
+    });
+    wait_for("the leaf's route back", Duration::from_secs(20), || {
+        leaf_route(&agent.socket) && kernel_route()
+    });
+
+    agent.exit();
+    leaf.stop();
 }
 
 #[test]

@@ -63,7 +63,7 @@ impl BfdSetting {
     }
 
     /// FRR's bounds: intervals of 10 to 60000 ms, a multiplier of 2 to 255.
-    pub(super) fn check(self) -> Result<(), String> {
+    pub fn check(self) -> Result<(), String> {
         let Some(t) = self.timers() else {
             return Ok(());
         };

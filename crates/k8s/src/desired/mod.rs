@@ -9,13 +9,16 @@
 //! pod CIDRs and the addresses of selected Services): every neighbor gets an export policy
 //! that accepts exactly its prefixes, so a node never carries transit routes between peers.
 
+mod bfd;
 mod v2;
 mod v2alpha1;
+
+pub use bfd::BFD_ANNOTATION;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 
-use bgp::config::RouterConfig;
+use bgp::config::{BfdSetting, RouterConfig};
 use bgp_wire::{Community, Prefix};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -188,6 +191,8 @@ struct Peer {
     advertise: Vec<Prefix>,
     /// Attributes for some of those prefixes.
     attributes: Vec<Attributes>,
+    /// BFD, from the [`BFD_ANNOTATION`] of the object that sets the peer up.
+    bfd: Option<BfdSetting>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -314,6 +319,9 @@ fn emit(inp: &Inputs<'_>, plan: Plan) -> Result<Desired, DesiredError> {
         nb.insert("families".into(), json!(p.families));
         if let Some(pw) = &p.password {
             nb.insert("password".into(), json!(pw));
+        }
+        if let Some(b) = p.bfd {
+            nb.insert("bfd".into(), json!(b));
         }
         nb.insert("export".into(), json!(export));
         nb.insert(

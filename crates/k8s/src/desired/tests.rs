@@ -367,3 +367,35 @@ spec:
         ]
     );
 }
+
+#[test]
+fn a_policys_bfd_annotation_turns_bfd_on_for_all_its_neighbors() {
+    let n = node("cilium-bgp-worker", "rack0", "10.0.5.12", "10.1.1.0/24");
+    let annotated = SEED.replacen(
+        "  name: \"rack0-65005\"",
+        "  name: \"rack0-65005\"\n  annotations: { bgplane.io/bfd: \"transmit-interval=100,receive-interval=200\" }",
+        1,
+    );
+    let Desired::On { config, .. } = run(&n, &policies(&annotated), &[]).unwrap() else {
+        panic!("selected")
+    };
+    let t = config.neighbors()[0].bfd.expect("bfd on");
+    assert_eq!(
+        (t.transmit_interval, t.receive_interval, t.detect_multiplier),
+        (100, 200, 3)
+    );
+    // Without the annotation (as Cilium's own manifests): no BFD.
+    let Desired::On { config, .. } = run(&n, &policies(SEED), &[]).unwrap() else {
+        panic!("selected")
+    };
+    assert_eq!(config.neighbors()[0].bfd, None);
+    // A bad value is refused with the object and the annotation named.
+    let bad = annotated.replace("transmit-interval=100", "transmit-interval=1");
+    let e = run(&n, &policies(&bad), &[]).unwrap_err().to_string();
+    assert!(
+        e.contains("CiliumBGPPeeringPolicy rack0-65005")
+            && e.contains("bgplane.io/bfd")
+            && e.contains("must be 10 to 60000"),
+        "{e}"
+    );
+}

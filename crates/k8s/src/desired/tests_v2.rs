@@ -297,3 +297,32 @@ fn a_pod_ip_pool_advertisement_is_reported_unsupported() {
         ["CiliumBGPAdvertisement services: spec.advertisements[0].advertisementType CiliumPodIPPool is not supported: bgplane has no multi-pool IPAM (CiliumPodIPPool), the field is ignored"]
     );
 }
+
+#[test]
+fn a_peer_configs_bfd_annotation_turns_bfd_on_for_the_peers_that_use_it() {
+    let annotated = V2.replace(
+        "metadata: { name: leaf-peer }",
+        "metadata: { name: leaf-peer, annotations: { bgplane.io/bfd: \"true\" } }",
+    );
+    let Desired::On { config, .. } = run(&snapshot(&annotated), &node()).unwrap() else {
+        panic!("selected")
+    };
+    let nb = config.neighbors();
+    let t = nb[0].bfd.expect("the leaf, through leaf-peer");
+    assert_eq!(
+        (t.transmit_interval, t.receive_interval, t.detect_multiplier),
+        (300, 300, 3),
+        "FRR's defaults"
+    );
+    assert_eq!(nb[1].bfd, None, "the gateway has no peer config");
+
+    let bad = V2.replace(
+        "metadata: { name: leaf-peer }",
+        "metadata: { name: leaf-peer, annotations: { bgplane.io/bfd: \"on\" } }",
+    );
+    let e = run(&snapshot(&bad), &node()).unwrap_err().to_string();
+    assert!(
+        e.contains("CiliumBGPPeerConfig leaf-peer") && e.contains("bgplane.io/bfd"),
+        "{e}"
+    );
+}

@@ -8,8 +8,8 @@ use std::net::IpAddr;
 use bgp_wire::Prefix;
 
 use super::{
-    asn, family_names, peer_address, range_msg, service_prefixes, Attributes, DesiredError, Inputs,
-    Peer, Plan, Target, NO_MULTI_POOL,
+    asn, bfd, family_names, peer_address, range_msg, service_prefixes, Attributes, DesiredError,
+    Inputs, Peer, Plan, Target, NO_MULTI_POOL,
 };
 use crate::crd::selects;
 use crate::crd::v2::{
@@ -92,19 +92,28 @@ pub(super) fn plan(inp: &Inputs<'_>, cc: &CiliumBGPClusterConfig) -> Result<Plan
         for (j, p) in inst.peers.iter().flatten().enumerate() {
             let field = f(&format!("peers[{j}]"));
             let pf = |rest: &str| format!("{field}.{rest}");
-            let spec = match &p.peer_config_ref {
-                None => CiliumBGPPeerConfigSpec::default().with_defaults(),
-                Some(r) => inp
-                    .v2
-                    .peer_configs
-                    .and_then(|m| m.get(&r.name))
-                    .map(|pc| pc.spec.with_defaults())
-                    .ok_or_else(|| {
-                        invalid(
-                            pf("peerConfigRef.name"),
-                            format!("CiliumBGPPeerConfig {:?} not found", r.name),
-                        )
-                    })?,
+            let (spec, bfd) = match &p.peer_config_ref {
+                None => (CiliumBGPPeerConfigSpec::default().with_defaults(), None),
+                Some(r) => {
+                    let pc = inp
+                        .v2
+                        .peer_configs
+                        .and_then(|m| m.get(&r.name))
+                        .ok_or_else(|| {
+                            invalid(
+                                pf("peerConfigRef.name"),
+                                format!("CiliumBGPPeerConfig {:?} not found", r.name),
+                            )
+                        })?;
+                    let bfd = bfd::from_annotations(pc.metadata.annotations.as_ref()).map_err(
+                        |(field, problem)| DesiredError::Invalid {
+                            object: format!("CiliumBGPPeerConfig {}", r.name),
+                            field,
+                            problem,
+                        },
+                    )?;
+                    (pc.spec.with_defaults(), bfd)
+                }
             };
             let target = match (&p.peer_address, &p.auto_discovery) {
                 (Some(a), _) => Target::Address(peer_address(a).ok_or_else(|| {
@@ -264,6 +273,7 @@ pub(super) fn plan(inp: &Inputs<'_>, cc: &CiliumBGPClusterConfig) -> Result<Plan
                 password,
                 advertise,
                 attributes,
+                bfd,
             });
         }
     }

@@ -5,8 +5,8 @@
 use bgp_wire::Prefix;
 
 use super::{
-    asn, family_names, peer_address, range_msg, service_prefixes, Attributes, DesiredError, Inputs,
-    Peer, Plan, Target, NO_MULTI_POOL,
+    asn, bfd, family_names, peer_address, range_msg, service_prefixes, Attributes, DesiredError,
+    Inputs, Peer, Plan, Target, NO_MULTI_POOL,
 };
 use crate::crd::selects;
 use crate::crd::v2alpha1::{CiliumBGPPeeringPolicy, PathAttributesSelectorType};
@@ -53,6 +53,8 @@ pub(super) fn plan(
     let router_id = node
         .router_id()
         .ok_or_else(|| DesiredError::NoRouterId(node.name.clone()))?;
+    let bfd = bfd::from_annotations(policy.metadata.annotations.as_ref())
+        .map_err(|(field, problem)| invalid(field, problem))?;
     let vrs = &policy.spec.virtual_routers;
     let Some(first) = vrs.first() else {
         return Err(invalid(
@@ -175,6 +177,7 @@ pub(super) fn plan(
                 password,
                 advertise: advertise.clone(),
                 attributes,
+                bfd,
             });
         }
     }
