@@ -4,8 +4,9 @@
 //!   (§6.8.6), a pure codec.
 //! - [`session`]: one BFD session as a sans-IO state machine (§6.2, §6.8): packets and
 //!   clock readings in, packets to send and state changes out.
-//! - [`runtime`]: single-hop sessions over UDP (RFC 5881: port 3784, TTL 255, source ports
-//!   49152–65535) on tokio, reporting state changes to the BGP speaker (RFC 5882).
+//! - [`runtime`]: sessions over UDP on tokio, single hop (RFC 5881: port 3784, TTL 255,
+//!   source ports 49152–65535) and multihop (RFC 5883: port 4784, a minimum TTL),
+//!   reporting state changes to the BGP speaker (RFC 5882).
 //!
 //! Asynchronous mode only: no Demand mode, no Echo function, no authentication (a packet
 //! with the A bit is discarded, as §6.8.6 asks of a session without authentication).

@@ -23,6 +23,9 @@ pub const LEN: usize = 24;
 /// UDP destination port of single-hop Control packets (RFC 5881 §4).
 pub const CONTROL_PORT: u16 = 3784;
 
+/// The UDP destination port of multihop Control packets (RFC 5883 §5).
+pub const MULTIHOP_PORT: u16 = 4784;
+
 /// bfd.SessionState and the State field (RFC 5880 §4.1, §6.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

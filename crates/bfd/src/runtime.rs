@@ -1,11 +1,13 @@
-//! Single-hop BFD sessions over UDP (RFC 5881) on tokio.
+//! Single-hop (RFC 5881) and multihop (RFC 5883) BFD sessions over UDP on tokio.
 //!
-//! One task owns every session: it receives Control packets on port 3784 (IPv4 and
-//! IPv6), keeps only those that arrive with TTL / Hop Limit 255 (RFC 5881 §5), hands them
-//! to their session (by Your Discriminator, or by source address while the peer does not
-//! know ours, RFC 5880 §6.8.6), sends what the sessions ask from a socket per session
-//! (source port in 49152–65535, TTL 255, RFC 5881 §4) and reports state changes through
-//! a callback. Sessions leaving (reconfigured away, or the task ending) send AdminDown
+//! One task owns every session: it receives Control packets on port 3784 (single hop) and
+//! 4784 (multihop), IPv4 and IPv6; keeps single-hop packets only if they arrive with TTL /
+//! Hop Limit 255 (RFC 5881 §5) and multihop ones if it is at least the session's minimum
+//! (RFC 5883 §5, FRR's `minimum-ttl`, 254 by default); hands them to their session (by
+//! Your Discriminator, or by source address while the peer does not know ours, RFC 5880
+//! §6.8.6), the port telling the two kinds apart; sends what the sessions ask from a
+//! socket per session (source port in 49152–65535, TTL 255, RFC 5881 §4) and reports
+//! state changes through a callback. Sessions leaving (reconfigured away, or the task ending) send AdminDown
 //! once (RFC 5880 §6.8.16), so the peer does not take it for a failure.
 
 use std::collections::HashMap;
@@ -23,7 +25,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::packet::{ControlPacket, Diag, SessionState, CONTROL_PORT};
+use crate::packet::{ControlPacket, Diag, SessionState, CONTROL_PORT, MULTIHOP_PORT};
 use crate::session::{Counters, Output, Session, SessionConfig};
 
 /// Errors of the BFD runtime.
@@ -47,17 +49,54 @@ pub enum BfdError {
     Busy,
 }
 
-/// One single-hop session to run.
+/// One session to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerSpec {
     /// The peer's address.
     pub peer: IpAddr,
-    /// Our source address; the kernel picks one if `None`.
+    /// Our source address; the kernel picks one if `None` (a multihop session should
+    /// have one: RFC 5883 §3 identifies it by both addresses).
     pub local: Option<IpAddr>,
     /// The interface of an IPv6 link-local peer.
     pub interface: Option<String>,
+    /// Single hop or multihop.
+    pub hops: Hops,
     /// Timers and role.
     pub config: SessionConfig,
+}
+
+/// Whether the peer is on the link (RFC 5881) or further away (RFC 5883).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Hops {
+    /// On the link: port 3784, packets must arrive with TTL 255.
+    #[default]
+    Single,
+    /// Routed: port 4784, packets must arrive with at least this TTL.
+    Multi {
+        /// The lowest TTL / Hop Limit accepted (255 minus the hops allowed).
+        #[serde(rename = "minimum-ttl")]
+        minimum_ttl: u8,
+    },
+}
+
+impl Hops {
+    fn port(self) -> u16 {
+        match self {
+            Hops::Single => CONTROL_PORT,
+            Hops::Multi { .. } => MULTIHOP_PORT,
+        }
+    }
+
+    /// Whether a packet that arrived with `ttl` on the port of `multihop` belongs here.
+    fn accepts(self, multihop: bool, ttl: Option<i32>) -> bool {
+        match self {
+            Hops::Single => !multihop && ttl == Some(255),
+            Hops::Multi { minimum_ttl } => {
+                multihop && ttl.is_some_and(|t| t >= i32::from(minimum_ttl))
+            }
+        }
+    }
 }
 
 /// A session's state change, as reported to the client protocol (RFC 5882).
@@ -84,6 +123,8 @@ pub struct PeerStatus {
     pub peer: IpAddr,
     /// Our configured source address.
     pub local: Option<IpAddr>,
+    /// Single hop or multihop.
+    pub hops: Hops,
     /// bfd.SessionState.
     pub state: SessionState,
     /// bfd.RemoteSessionState.
@@ -125,20 +166,34 @@ pub struct Bfd {
 }
 
 impl Bfd {
-    /// Binds port 3784 and starts the task on the current tokio runtime. IPv6 is optional
-    /// (a system without it runs IPv4 sessions only).
+    /// Binds ports 3784 and 4784 and starts the task on the current tokio runtime. Only
+    /// IPv4 single hop is required: without IPv6 or the multihop port, those sessions
+    /// stay down (and say so in the log).
     pub fn spawn(notify: Notify) -> Result<Bfd, BfdError> {
-        let v4 = listen(IpAddr::V4(Ipv4Addr::UNSPECIFIED)).map_err(|source| BfdError::Listen {
-            port: CONTROL_PORT,
-            family: "IPv4",
-            source,
+        let v4 = listen(IpAddr::V4(Ipv4Addr::UNSPECIFIED), CONTROL_PORT).map_err(|source| {
+            BfdError::Listen {
+                port: CONTROL_PORT,
+                family: "IPv4",
+                source,
+            }
         })?;
-        let v6 = match listen(IpAddr::V6(Ipv6Addr::UNSPECIFIED)) {
+        let optional = |any: IpAddr, port: u16| match listen(any, port) {
             Ok(s) => Some(s),
             Err(e) => {
-                warn!(error = %e, "BFD: no IPv6 listener; IPv6 sessions will not come up");
+                warn!(error = %e, %port, family = if any.is_ipv4() { "IPv4" } else { "IPv6" },
+                    "BFD: no listener; the sessions it serves will not come up");
                 None
             }
+        };
+        let sockets = Listeners {
+            single: [
+                Some(v4),
+                optional(IpAddr::V6(Ipv6Addr::UNSPECIFIED), CONTROL_PORT),
+            ],
+            multi: [
+                optional(IpAddr::V4(Ipv4Addr::UNSPECIFIED), MULTIHOP_PORT),
+                optional(IpAddr::V6(Ipv6Addr::UNSPECIFIED), MULTIHOP_PORT),
+            ],
         };
         let (tx, rx) = mpsc::channel(64);
         let task = Task {
@@ -147,7 +202,7 @@ impl Bfd {
             next_disc: fastrand::u32(1..u32::MAX / 2),
             notify,
         };
-        tokio::spawn(task.run(rx, v4, v6));
+        tokio::spawn(task.run(rx, sockets));
         Ok(Bfd { tx })
     }
 
@@ -171,8 +226,22 @@ impl Bfd {
     }
 }
 
-/// The receive socket of one family, port 3784, reporting the TTL of each datagram.
-fn listen(any: IpAddr) -> std::io::Result<UdpSocket> {
+/// The receive sockets: single hop and multihop, IPv4 and IPv6.
+struct Listeners {
+    single: [Option<UdpSocket>; 2],
+    multi: [Option<UdpSocket>; 2],
+}
+
+/// Waits until `s` is readable; never for a missing socket.
+async fn readable(s: &Option<UdpSocket>) -> bool {
+    match s {
+        Some(s) => s.readable().await.is_ok(),
+        None => std::future::pending().await,
+    }
+}
+
+/// The receive socket of one family and port, reporting the TTL of each datagram.
+fn listen(any: IpAddr, port: u16) -> std::io::Result<UdpSocket> {
     let domain = if any.is_ipv4() {
         Domain::IPV4
     } else {
@@ -186,7 +255,7 @@ fn listen(any: IpAddr) -> std::io::Result<UdpSocket> {
         socket::setsockopt(&s, sockopt::Ipv4RecvTtl, &true)?;
     }
     s.set_reuse_address(true)?;
-    s.bind(&SocketAddr::new(any, CONTROL_PORT).into())?;
+    s.bind(&SocketAddr::new(any, port).into())?;
     s.set_nonblocking(true)?;
     UdpSocket::from_std(s.into())
 }
@@ -241,7 +310,7 @@ struct Task {
 }
 
 impl Task {
-    async fn run(mut self, mut rx: mpsc::Receiver<Command>, v4: UdpSocket, v6: Option<UdpSocket>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>, l: Listeners) {
         loop {
             let deadline = self
                 .sessions
@@ -257,10 +326,10 @@ impl Task {
                     }
                     None => break,
                 },
-                r = v4.readable() => if r.is_ok() { self.receive(&v4) },
-                r = async { match &v6 { Some(s) => s.readable().await, None => std::future::pending().await } } => {
-                    if let (Ok(()), Some(s)) = (r, &v6) { self.receive(s) }
-                }
+                true = readable(&l.single[0]) => self.receive(&l.single[0], false),
+                true = readable(&l.single[1]) => self.receive(&l.single[1], false),
+                true = readable(&l.multi[0]) => self.receive(&l.multi[0], true),
+                true = readable(&l.multi[1]) => self.receive(&l.multi[1], true),
                 _ = tokio::time::sleep_until(deadline.into()) => {}
             }
             self.tick();
@@ -286,11 +355,16 @@ impl Task {
         }
         for spec in peers {
             match self.sessions.get_mut(&spec.peer) {
-                Some(r) if r.spec.local == spec.local && r.spec.interface == spec.interface => {
+                Some(r)
+                    if r.spec.local == spec.local
+                        && r.spec.interface == spec.interface
+                        && r.spec.hops.port() == spec.hops.port() =>
+                {
                     if r.spec.config != spec.config {
                         r.session.reconfigure(spec.config, now);
-                        r.spec = spec;
                     }
+                    // A new minimum TTL applies to the next packet.
+                    r.spec = spec;
                 }
                 _ => {
                     self.remove(spec.peer);
@@ -315,11 +389,12 @@ impl Task {
             .as_deref()
             .and_then(|i| nix::net::if_::if_nametoindex(i).ok())
             .unwrap_or(0);
+        let port = spec.hops.port();
         let dest = match spec.peer {
-            IpAddr::V4(a) => SocketAddr::new(IpAddr::V4(a), CONTROL_PORT),
-            IpAddr::V6(a) => SocketAddr::V6(SocketAddrV6::new(a, CONTROL_PORT, 0, scope)),
+            IpAddr::V4(a) => SocketAddr::new(IpAddr::V4(a), port),
+            IpAddr::V6(a) => SocketAddr::V6(SocketAddrV6::new(a, port, 0, scope)),
         };
-        info!(peer = %spec.peer, discriminator = disc, "BFD: session added");
+        info!(peer = %spec.peer, discriminator = disc, hops = ?spec.hops, "BFD: session added");
         let session = Session::new(spec.config, disc, now);
         self.by_disc.insert(disc, spec.peer);
         self.sessions.insert(
@@ -345,7 +420,8 @@ impl Task {
         info!(%peer, "BFD: session removed");
     }
 
-    fn receive(&mut self, sock: &UdpSocket) {
+    fn receive(&mut self, sock: &Option<UdpSocket>, multihop: bool) {
+        let Some(sock) = sock else { return };
         let fd = sock.as_raw_fd();
         loop {
             let mut buf = [0u8; 128];
@@ -383,10 +459,6 @@ impl Task {
                 }
             };
             let Some(from) = from else { continue };
-            if ttl != Some(255) {
-                debug!(%from, ?ttl, "BFD: packet dropped: TTL is not 255 (RFC 5881 §5)");
-                continue;
-            }
             let p = match ControlPacket::decode(&buf[..n]) {
                 Ok(p) => p,
                 Err(e) => {
@@ -394,11 +466,11 @@ impl Task {
                     continue;
                 }
             };
-            self.deliver(from, &p);
+            self.deliver(from, multihop, ttl, &p);
         }
     }
 
-    fn deliver(&mut self, from: IpAddr, p: &ControlPacket) {
+    fn deliver(&mut self, from: IpAddr, multihop: bool, ttl: Option<i32>, p: &ControlPacket) {
         let key = if p.your_disc != 0 {
             self.by_disc.get(&p.your_disc).copied()
         } else {
@@ -412,6 +484,11 @@ impl Task {
         let Some(r) = self.sessions.get_mut(&key) else {
             return;
         };
+        if !r.spec.hops.accepts(multihop, ttl) {
+            debug!(%from, ?ttl, multihop, hops = ?r.spec.hops,
+                "BFD: packet dropped: wrong port or TTL for the session (RFC 5881 §5, RFC 5883 §5)");
+            return;
+        }
         let out = r.session.receive(p, now);
         self.handle(key, out);
     }
@@ -462,6 +539,7 @@ impl Task {
                 PeerStatus {
                     peer: r.spec.peer,
                     local: r.spec.local,
+                    hops: r.spec.hops,
                     state: s.state(),
                     remote_state: s.remote_state(),
                     since_secs: now.saturating_duration_since(s.since()).as_secs(),
@@ -494,5 +572,29 @@ fn send_all(r: &Running, out: &[Output]) {
                 debug!(peer = %r.spec.peer, error = %e, "BFD: send failed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_single_hop_session_takes_only_ttl_255_on_port_3784() {
+        assert!(Hops::Single.accepts(false, Some(255)));
+        assert!(!Hops::Single.accepts(false, Some(254)), "one hop away");
+        assert!(!Hops::Single.accepts(false, None), "TTL unknown");
+        assert!(!Hops::Single.accepts(true, Some(255)), "multihop port");
+        assert_eq!(Hops::Single.port(), 3784);
+    }
+
+    #[test]
+    fn a_multihop_session_takes_its_minimum_ttl_or_more_on_port_4784() {
+        let h = Hops::Multi { minimum_ttl: 254 };
+        assert!(h.accepts(true, Some(255)));
+        assert!(h.accepts(true, Some(254)));
+        assert!(!h.accepts(true, Some(253)), "too many hops");
+        assert!(!h.accepts(false, Some(255)), "single-hop port");
+        assert_eq!(h.port(), 4784);
     }
 }

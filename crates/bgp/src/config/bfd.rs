@@ -31,6 +31,18 @@ pub struct BfdTimers {
     /// Passive role: wait for the peer's first packet (RFC 5880 §6.1).
     #[serde(default)]
     pub passive_mode: bool,
+    /// Multihop BFD (RFC 5883, port 4784). Unset: multihop for an eBGP neighbor with
+    /// `ebgp-multihop` above 1, single hop otherwise (FRR also makes an iBGP session
+    /// between loopbacks multihop on its own; here that is `multihop: true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multihop: Option<bool>,
+    /// The lowest TTL accepted on a multihop session (254: one router in between).
+    #[serde(default = "default_minimum_ttl")]
+    pub minimum_ttl: u8,
+}
+
+fn default_minimum_ttl() -> u8 {
+    254
 }
 
 fn default_interval() -> u32 {
@@ -48,6 +60,8 @@ impl Default for BfdTimers {
             receive_interval: default_interval(),
             detect_multiplier: default_multiplier(),
             passive_mode: false,
+            multihop: None,
+            minimum_ttl: default_minimum_ttl(),
         }
     }
 }
@@ -80,6 +94,9 @@ impl BfdSetting {
                 "detect-multiplier {}: must be 2 to 255",
                 t.detect_multiplier
             ));
+        }
+        if !(1..=254).contains(&t.minimum_ttl) {
+            return Err(format!("minimum-ttl {}: must be 1 to 254", t.minimum_ttl));
         }
         Ok(())
     }

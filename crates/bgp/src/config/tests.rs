@@ -323,6 +323,11 @@ fn bfd_is_a_switch_or_timers_and_a_neighbor_can_turn_off_its_groups() {
     .unwrap();
     let n = c.neighbors();
     assert_eq!(n[0].bfd, Some(BfdTimers::default()));
+    assert_eq!(
+        (n[0].bfd.unwrap().multihop, n[0].bfd.unwrap().minimum_ttl),
+        (None, 254),
+        "single or multihop from the session, FRR's minimum TTL"
+    );
     let t = n[1].bfd.expect("inherited from the group");
     assert_eq!(
         (t.transmit_interval, t.receive_interval, t.detect_multiplier),
@@ -343,6 +348,8 @@ fn bfd_timers_out_of_frr_bounds_are_refused_with_the_key() {
         ("{ transmit-interval: 5 }", "transmit-interval 5 ms"),
         ("{ receive-interval: 60001 }", "receive-interval 60001 ms"),
         ("{ detect-multiplier: 1 }", "detect-multiplier 1"),
+        ("{ multihop: true, minimum-ttl: 255 }", "minimum-ttl 255"),
+        ("{ minimum-ttl: 0 }", "minimum-ttl 0"),
     ] {
         let e = err(&format!(
             "router: {{ asn: 65000, router-id: 10.0.0.1 }}\n\

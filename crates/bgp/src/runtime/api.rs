@@ -156,6 +156,8 @@ pub struct NeighborDetail {
 /// A neighbor's BFD session in `show bgp neighbors` (details: `show bfd peers`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BfdBrief {
+    /// Multihop (RFC 5883) rather than single hop (RFC 5881).
+    pub multihop: bool,
     /// `down`, `init`, `up` or `admin-down`.
     pub state: String,
     /// The diagnostic of its last change.

@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use bfd::runtime::{Bfd, Event, PeerSpec};
+use bfd::runtime::{Bfd, Event, Hops, PeerSpec};
 use bfd::{Diag, SessionState};
 use bgp_wire::notification::{cease, codes};
 use bgp_wire::Notification;
@@ -30,18 +30,35 @@ pub(super) struct BfdState {
 
 impl Actor {
     /// The BFD sessions the neighbors ask for, by peer address (neighbors whose address
-    /// is not known yet, such as unnumbered ones before discovery, have none).
+    /// is not known yet, such as unnumbered ones before discovery, have none; nor has a
+    /// multihop one before its source address is known: configured, or that of its first
+    /// session).
     fn bfd_specs(&self) -> Vec<PeerSpec> {
+        let asn = self.cfg.router.asn;
         let mut v: Vec<PeerSpec> = self
             .peers
             .values()
             .filter(|p| !p.cfg.address.is_unspecified())
             .filter_map(|p| {
+                let t = p.cfg.bfd?;
+                let multihop = t.multihop.unwrap_or(
+                    p.cfg.is_external(asn) && p.cfg.ebgp_multihop.is_some_and(|h| h > 1),
+                );
+                let (hops, local) = if multihop {
+                    let local = p.cfg.local_address.or(p.session_local)?;
+                    let hops = Hops::Multi {
+                        minimum_ttl: t.minimum_ttl,
+                    };
+                    (hops, Some(local))
+                } else {
+                    (Hops::Single, p.cfg.local_address)
+                };
                 Some(PeerSpec {
                     peer: p.cfg.address,
-                    local: p.cfg.local_address,
+                    local,
                     interface: p.cfg.interface.clone(),
-                    config: p.cfg.bfd?.session_config(),
+                    hops,
+                    config: t.session_config(),
                 })
             })
             .collect();
@@ -100,14 +117,13 @@ impl Actor {
     /// The BFD session of a neighbor at `peer`, if BFD runs for it (Down until its first
     /// change is heard).
     pub(super) fn bfd_brief(&self, peer: IpAddr) -> Option<BfdBrief> {
-        if !self.bfd_specs_sent.iter().any(|s| s.peer == peer) {
-            return None;
-        }
+        let spec = self.bfd_specs_sent.iter().find(|s| s.peer == peer)?;
         let (state, diag, secs) = match self.bfd_states.get(&peer) {
             Some(b) => (b.state, b.diag, Some(b.since.elapsed().as_secs())),
             None => (SessionState::Down, Diag::NONE, None),
         };
         Some(BfdBrief {
+            multihop: spec.hops != Hops::Single,
             state: state.name().into(),
             diagnostic: diag.name().into(),
             since_secs: secs,

@@ -107,6 +107,9 @@ struct PeerRt {
     gr_generation: u64,
     /// The token of its session task.
     token: u64,
+    /// Our address on its last Established session (the source of a multihop BFD
+    /// session when no `local-address` is configured).
+    session_local: Option<IpAddr>,
 }
 
 struct Actor {
@@ -465,6 +468,10 @@ impl Actor {
                     p.state = State::Established;
                     p.since = Instant::now();
                     p.credit = true;
+                    if p.session_local != Some(local.ip()) {
+                        p.session_local = Some(local.ip());
+                        self.bfd_dirty = true;
+                    }
                 }
             }
             FromSession::Down {
@@ -582,6 +589,7 @@ impl Actor {
                 dynamic: false,
                 gr_generation: 0,
                 token,
+                session_local: None,
             },
         );
         id

@@ -246,13 +246,18 @@ pub(crate) fn neighbors(d: &Value) -> String {
         }
         if let Some(b) = n.get("bfd").filter(|b| b.is_object()) {
             // As FRR's "BFD: Type: single hop ... Status: Up".
+            let kind = if b.get("multihop").and_then(Value::as_bool) == Some(true) {
+                "multi hop"
+            } else {
+                "single hop"
+            };
             let since = match b.get("since_secs").and_then(Value::as_u64) {
                 Some(t) => format!(", last change {} ago", duration(t)),
                 None => String::new(),
             };
             let _ = writeln!(
                 out,
-                "  BFD: single hop, status {}{since}, diagnostic: {}",
+                "  BFD: {kind}, status {}{since}, diagnostic: {}",
                 s(b, "state"),
                 s(b, "diagnostic")
             );
@@ -442,8 +447,9 @@ pub(crate) fn bfd_peers(d: &Value) -> String {
     let _ = writeln!(out, "Session count: {}", peers.len());
     let _ = writeln!(
         out,
-        "{:<26} {:<10} {:<10} {:>10} {:>10} {:>10} {:>6} {:>6} {:>4} {:>9} {:>8} {:>8}  Diagnostic",
+        "{:<26} {:<6} {:<10} {:<10} {:>10} {:>10} {:>10} {:>6} {:>6} {:>4} {:>9} {:>8} {:>8}  Diagnostic",
         "Peer",
+        "Hops",
         "State",
         "Remote",
         "Since",
@@ -462,10 +468,16 @@ pub(crate) fn bfd_peers(d: &Value) -> String {
             Some(v) => v.to_string(),
             None => "-".into(),
         };
+        let hops = if p.get("hops").is_some_and(|h| h == "single") {
+            "single"
+        } else {
+            "multi"
+        };
         let _ = writeln!(
             out,
-            "{:<26} {:<10} {:<10} {:>10} {:>10} {:>10} {:>6} {:>6} {:>4} {:>9} {:>8} {:>8}  {}",
+            "{:<26} {:<6} {:<10} {:<10} {:>10} {:>10} {:>10} {:>6} {:>6} {:>4} {:>9} {:>8} {:>8}  {}",
             s(p, "peer"),
+            hops,
             s(p, "state"),
             s(p, "remote-state"),
             duration(u(p, "since-secs")),
@@ -516,6 +528,7 @@ mod tests {
         let up = bfd::runtime::PeerStatus {
             peer: "10.90.0.2".parse().unwrap(),
             local: None,
+            hops: bfd::runtime::Hops::Single,
             state: bfd::SessionState::Up,
             remote_state: bfd::SessionState::Up,
             since_secs: 75,
@@ -537,6 +550,7 @@ mod tests {
         let mut down = up.clone();
         down.peer = "fd00::2".parse().unwrap();
         down.state = bfd::SessionState::Down;
+        down.hops = bfd::runtime::Hops::Multi { minimum_ttl: 254 };
         down.detection_time_ms = None;
         down.diagnostic = "control detection time expired".into();
         let json = serde_json::to_value(vec![up, down]).unwrap();
@@ -547,9 +561,10 @@ mod tests {
         };
         assert!(text.starts_with("Session count: 2\n"), "{text}");
         assert_eq!(
-            cols("10.90.0.2")[..12],
+            cols("10.90.0.2")[..13],
             [
                 "10.90.0.2",
+                "single",
                 "up",
                 "up",
                 "00:01:15",
@@ -563,7 +578,8 @@ mod tests {
                 "260"
             ]
         );
-        assert_eq!(cols("fd00::2")[9], "-");
+        assert_eq!(cols("fd00::2")[1], "multi");
+        assert_eq!(cols("fd00::2")[10], "-");
         assert!(text.contains("control detection time expired"), "{text}");
     }
 }

@@ -15,7 +15,7 @@ use crate::harness::frr_router::{self, FrrRouter};
 use crate::harness::{timeouts, wait_for, Lab, Need};
 
 /// bgplane's BFD session with `peer`, from `show bfd peers -o json`.
-fn our_bfd(b: &Bgplane, peer: IpAddr) -> Result<Value, String> {
+pub(crate) fn our_bfd(b: &Bgplane, peer: IpAddr) -> Result<Value, String> {
     let v = b.json(&["show", "bfd", "peers"])?;
     v.as_array()
         .and_then(|a| a.iter().find(|p| p["peer"] == peer.to_string()))
@@ -24,7 +24,7 @@ fn our_bfd(b: &Bgplane, peer: IpAddr) -> Result<Value, String> {
 }
 
 /// FRR's BFD session with `peer`, from `show bfd peers json`.
-fn frr_bfd(f: &FrrRouter, peer: IpAddr) -> Result<Value, String> {
+pub(crate) fn frr_bfd(f: &FrrRouter, peer: IpAddr) -> Result<Value, String> {
     let v = f.json("show bfd peers json")?;
     v.as_array()
         .and_then(|a| a.iter().find(|p| p["peer"] == peer.to_string()))
@@ -40,7 +40,7 @@ fn all_up(sessions: &[(&Bgplane, IpAddr)]) -> Result<(), String> {
     Ok(())
 }
 
-fn state_is(v: &Value, key: &str, want: &str) -> Result<(), String> {
+pub(crate) fn state_is(v: &Value, key: &str, want: &str) -> Result<(), String> {
     if v[key] == want {
         Ok(())
     } else {

@@ -10,8 +10,8 @@ use bgp::config::{BfdSetting, BfdTimers};
 
 /// The annotation: `"true"` (FRR's defaults: 300 ms, multiplier 3), `"false"`, or timers
 /// as `key=value` pairs separated by commas, named as the router's `bfd:` keys:
-/// `transmit-interval=100,receive-interval=100,detect-multiplier=3,passive-mode=true`
-/// (a key left out keeps its default).
+/// `transmit-interval=100,receive-interval=100,detect-multiplier=3,passive-mode=true`,
+/// and `multihop=true`, `minimum-ttl=254` (a key left out keeps its default).
 pub const BFD_ANNOTATION: &str = "bgplane.io/bfd";
 
 /// The BFD setting of an object's annotations; `None` without the annotation. An error
@@ -38,7 +38,7 @@ fn parse(value: &str) -> Result<BfdSetting, String> {
     for pair in value.split(',').map(str::trim) {
         let Some((key, v)) = pair.split_once('=') else {
             return Err(format!(
-                "{pair:?} is not key=value; expected \"true\", \"false\" or keys transmit-interval, receive-interval, detect-multiplier, passive-mode"
+                "{pair:?} is not key=value; expected \"true\", \"false\" or keys transmit-interval, receive-interval, detect-multiplier, passive-mode, multihop, minimum-ttl"
             ));
         };
         let (key, v) = (key.trim(), v.trim());
@@ -57,9 +57,19 @@ fn parse(value: &str) -> Result<BfdSetting, String> {
                     .parse()
                     .map_err(|_| format!("passive-mode: {v:?} is not true or false"))?
             }
+            "multihop" => {
+                t.multihop = Some(
+                    v.parse()
+                        .map_err(|_| format!("multihop: {v:?} is not true or false"))?,
+                )
+            }
+            "minimum-ttl" => {
+                t.minimum_ttl = u8::try_from(number("a number")?)
+                    .map_err(|_| format!("minimum-ttl {v}: must be 1 to 254"))?
+            }
             other => {
                 return Err(format!(
-                    "unknown key {other:?}; the keys are transmit-interval, receive-interval, detect-multiplier, passive-mode"
+                    "unknown key {other:?}; the keys are transmit-interval, receive-interval, detect-multiplier, passive-mode, multihop, minimum-ttl"
                 ))
             }
         }
@@ -100,10 +110,18 @@ mod tests {
                 t.transmit_interval,
                 t.receive_interval,
                 t.detect_multiplier,
-                t.passive_mode
+                t.passive_mode,
+                t.multihop,
+                t.minimum_ttl
             ),
-            (100, 150, 3, true)
+            (100, 150, 3, true, None, 254)
         );
+        let t = of("multihop=true,minimum-ttl=250")
+            .unwrap()
+            .unwrap()
+            .timers()
+            .unwrap();
+        assert_eq!((t.multihop, t.minimum_ttl), (Some(true), 250));
     }
 
     #[test]
@@ -125,6 +143,8 @@ mod tests {
             ),
             ("echo=true", "unknown key \"echo\""),
             ("passive-mode=maybe", "is not true or false"),
+            ("minimum-ttl=255", "minimum-ttl 255: must be 1 to 254"),
+            ("minimum-ttl=300", "minimum-ttl 300: must be 1 to 254"),
         ] {
             let (field, problem) = of(v).unwrap_err();
             assert_eq!(field, "metadata.annotations[\"bgplane.io/bfd\"]");
