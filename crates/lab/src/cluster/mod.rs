@@ -13,6 +13,7 @@
 pub mod kubectl;
 pub mod objects;
 pub mod pods;
+pub mod sched;
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
