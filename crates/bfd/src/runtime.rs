@@ -7,8 +7,9 @@
 //! Your Discriminator, or by source address while the peer does not know ours, RFC 5880
 //! §6.8.6), the port telling the two kinds apart; sends what the sessions ask from a
 //! socket per session (source port in 49152–65535, TTL 255, RFC 5881 §4) and reports
-//! state changes through a callback. Sessions leaving (reconfigured away, or the task ending) send AdminDown
-//! once (RFC 5880 §6.8.16), so the peer does not take it for a failure.
+//! state changes through a callback. Sessions leaving (reconfigured away, or the task
+//! ending) send AdminDown once (RFC 5880 §6.8.16), so the peer does not take it for a
+//! failure.
 
 use std::collections::HashMap;
 use std::io::IoSliceMut;
