@@ -22,6 +22,7 @@ mod scenarios;
 
 mod attributes;
 mod bfd;
+mod bfd_bird;
 mod bfd_multihop;
 mod bird;
 mod dynamic;

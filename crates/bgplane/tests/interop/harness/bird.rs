@@ -16,7 +16,7 @@ const PROTO: &str = "bgplane";
 pub(crate) struct Bird {
     ctl: PathBuf,
     routes: Vec<RouteSpec>,
-    _proc: Proc,
+    proc: Proc,
 }
 
 fn static_name(i: usize) -> String {
@@ -83,8 +83,15 @@ fn config(spec: &DaemonSpec) -> String {
 impl Bird {
     /// Starts BIRD in `ns` with the configuration of `spec`.
     pub(crate) fn start(lab: &Lab, ns: &str, spec: &DaemonSpec) -> Bird {
+        let mut b = Bird::start_conf(lab, ns, &config(spec));
+        b.routes = spec.routes.clone();
+        b
+    }
+
+    /// Starts BIRD in `ns` with the configuration `text` as written.
+    pub(crate) fn start_conf(lab: &Lab, ns: &str, text: &str) -> Bird {
         let conf = lab.path("bird.conf");
-        write(&conf, &config(spec));
+        write(&conf, text);
         let bird = which("bird").expect("bird is installed");
         run(Command::new(&bird).arg("-p").arg("-c").arg(&conf))
             .unwrap_or_else(|e| panic!("BIRD rejects its configuration: {e}"));
@@ -111,9 +118,14 @@ impl Bird {
         });
         Bird {
             ctl,
-            routes: spec.routes.clone(),
-            _proc: proc,
+            routes: Vec::new(),
+            proc,
         }
+    }
+
+    /// Sends a signal to BIRD (`STOP` freezes it, `CONT` thaws it).
+    pub(crate) fn signal(&mut self, sig: &str) {
+        self.proc.signal(sig);
     }
 
     /// Runs a birdc command.
