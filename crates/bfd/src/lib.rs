@@ -8,9 +8,12 @@
 //!   source ports 49152–65535) and multihop (RFC 5883: port 4784, a minimum TTL),
 //!   reporting state changes to the BGP speaker (RFC 5882).
 //!
-//! Asynchronous mode only: no Demand mode, no Echo function, no authentication (a packet
-//! with the A bit is discarded, as §6.8.6 asks of a session without authentication).
+//! - [`auth`]: the Authentication Section (§4.2–4.4, §6.7): Simple Password, Keyed and
+//!   Meticulous Keyed MD5 and SHA1.
+//!
+//! Asynchronous mode only: no Demand mode, no Echo function.
 
+pub mod auth;
 pub mod packet;
 #[cfg(feature = "runtime")]
 pub mod runtime;

@@ -193,6 +193,16 @@ impl ControlPacket {
     /// Decodes a UDP payload and applies the checks of RFC 5880 §6.8.6 that need no
     /// session. Octets beyond the Length field are ignored.
     pub fn decode(data: &[u8]) -> Result<ControlPacket, PacketError> {
+        match Self::decode_authenticated(data)? {
+            (_, true) => Err(PacketError::Authentication),
+            (p, false) => Ok(p),
+        }
+    }
+
+    /// [`decode`](Self::decode) for a session that may use authentication: also takes a
+    /// packet with the A bit, and says whether it has it. The Authentication Section (at
+    /// least its two first octets, the Length field says) is for [`crate::auth::verify`].
+    pub fn decode_authenticated(data: &[u8]) -> Result<(ControlPacket, bool), PacketError> {
         let Some(b) = data.first_chunk::<LEN>() else {
             return Err(PacketError::Truncated(data.len()));
         };
@@ -238,10 +248,7 @@ impl ControlPacket {
         if p.your_disc == 0 && !matches!(state, SessionState::Down | SessionState::AdminDown) {
             return Err(PacketError::ZeroYourDiscriminator(state));
         }
-        if auth {
-            return Err(PacketError::Authentication);
-        }
-        Ok(p)
+        Ok((p, auth))
     }
 
     /// The 24 octets of the packet. The diagnostic keeps its low 5 bits.

@@ -26,7 +26,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::packet::{ControlPacket, Diag, SessionState, CONTROL_PORT, MULTIHOP_PORT};
+use crate::auth::{self, AuthKey, AuthState};
+use crate::packet::{ControlPacket, Diag, PacketError, SessionState, CONTROL_PORT, MULTIHOP_PORT};
 use crate::session::{Counters, Output, Session, SessionConfig};
 
 /// Errors of the BFD runtime.
@@ -62,6 +63,9 @@ pub struct PeerSpec {
     pub interface: Option<String>,
     /// Single hop or multihop.
     pub hops: Hops,
+    /// Authentication (RFC 5880 §6.7): every packet is signed and every packet received
+    /// must pass; `None`: packets with the A bit are dropped.
+    pub auth: Option<AuthKey>,
     /// Timers and role.
     pub config: SessionConfig,
 }
@@ -298,6 +302,8 @@ fn sender(spec: &PeerSpec) -> std::io::Result<std::net::UdpSocket> {
 struct Running {
     spec: PeerSpec,
     session: Session,
+    /// Sequence numbers of an authenticated session.
+    auth: AuthState,
     socket: Option<std::net::UdpSocket>,
     dest: SocketAddr,
 }
@@ -359,7 +365,8 @@ impl Task {
                 Some(r)
                     if r.spec.local == spec.local
                         && r.spec.interface == spec.interface
-                        && r.spec.hops.port() == spec.hops.port() =>
+                        && r.spec.hops.port() == spec.hops.port()
+                        && r.spec.auth == spec.auth =>
                 {
                     if r.spec.config != spec.config {
                         r.session.reconfigure(spec.config, now);
@@ -403,6 +410,7 @@ impl Task {
             Running {
                 spec,
                 session,
+                auth: AuthState::new(),
                 socket,
                 dest,
             },
@@ -417,7 +425,7 @@ impl Task {
         let now = Instant::now();
         // One AdminDown packet on the way out; the client is not told.
         let out = r.session.admin_down(now);
-        send_all(&r, &out);
+        send_all(&mut r, &out);
         info!(%peer, "BFD: session removed");
     }
 
@@ -460,18 +468,25 @@ impl Task {
                 }
             };
             let Some(from) = from else { continue };
-            let p = match ControlPacket::decode(&buf[..n]) {
+            let p = match ControlPacket::decode_authenticated(&buf[..n]) {
                 Ok(p) => p,
                 Err(e) => {
                     debug!(%from, error = %e, "BFD: packet dropped");
                     continue;
                 }
             };
-            self.deliver(from, multihop, ttl, &p);
+            self.deliver(from, multihop, ttl, p, &buf[..n]);
         }
     }
 
-    fn deliver(&mut self, from: IpAddr, multihop: bool, ttl: Option<i32>, p: &ControlPacket) {
+    fn deliver(
+        &mut self,
+        from: IpAddr,
+        multihop: bool,
+        ttl: Option<i32>,
+        (p, signed): (ControlPacket, bool),
+        datagram: &[u8],
+    ) {
         let key = if p.your_disc != 0 {
             self.by_disc.get(&p.your_disc).copied()
         } else {
@@ -490,7 +505,21 @@ impl Task {
                 "BFD: packet dropped: wrong port or TTL for the session (RFC 5881 §5, RFC 5883 §5)");
             return;
         }
-        let out = r.session.receive(p, now);
+        match &r.spec.auth {
+            Some(key) => {
+                let dt = r.session.detection_time();
+                if let Err(e) = auth::verify(key, &mut r.auth, datagram, now, dt) {
+                    debug!(%from, error = %e, "BFD: packet dropped");
+                    return;
+                }
+            }
+            None if signed => {
+                debug!(%from, error = %PacketError::Authentication, "BFD: packet dropped");
+                return;
+            }
+            None => {}
+        }
+        let out = r.session.receive(&p, now);
         self.handle(key, out);
     }
 
@@ -511,7 +540,7 @@ impl Task {
     }
 
     fn handle(&mut self, key: IpAddr, out: Vec<Output>) {
-        let Some(r) = self.sessions.get(&key) else {
+        let Some(r) = self.sessions.get_mut(&key) else {
             return;
         };
         send_all(r, &out);
@@ -565,11 +594,15 @@ impl Task {
 #[allow(non_camel_case_types)]
 type libc_int = i32;
 
-fn send_all(r: &Running, out: &[Output]) {
+fn send_all(r: &mut Running, out: &[Output]) {
     let Some(sock) = &r.socket else { return };
     for o in out {
         if let Output::Send(p) = o {
-            if let Err(e) = sock.send_to(&p.encode(), r.dest) {
+            let sent = match &r.spec.auth {
+                Some(key) => sock.send_to(&auth::sign(key, &mut r.auth, &p.encode()), r.dest),
+                None => sock.send_to(&p.encode(), r.dest),
+            };
+            if let Err(e) = sent {
                 debug!(peer = %r.spec.peer, error = %e, "BFD: send failed");
             }
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// `bfd:` as written: a switch, or timers (which switch it on).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum BfdSetting {
     /// `bfd: true` (FRR's defaults) or `bfd: false` (off, also when a peer group has it).
@@ -16,7 +16,7 @@ pub enum BfdSetting {
 }
 
 /// BFD timers, named as in FRR's bfdd.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct BfdTimers {
     /// Desired Min TX Interval once Up, in milliseconds (300).
@@ -39,6 +39,46 @@ pub struct BfdTimers {
     /// The lowest TTL accepted on a multihop session (254: one router in between).
     #[serde(default = "default_minimum_ttl")]
     pub minimum_ttl: u8,
+    /// Authentication of every packet (RFC 5880 §6.7); none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<BfdAuth>,
+}
+
+/// `authentication: { type: meticulous-keyed-sha1, key-id: 1, password: ... }`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BfdAuth {
+    /// `simple-password`, `keyed-md5`, `meticulous-keyed-md5`, `keyed-sha1` or
+    /// `meticulous-keyed-sha1`.
+    #[serde(rename = "type")]
+    pub kind: bfd::auth::AuthType,
+    /// Auth Key ID (1).
+    #[serde(default = "default_key_id")]
+    pub key_id: u8,
+    /// The password or key: 1 to 16 octets, 20 for SHA1.
+    pub password: String,
+}
+
+impl std::fmt::Debug for BfdAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BfdAuth")
+            .field("kind", &self.kind)
+            .field("key_id", &self.key_id)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+impl BfdAuth {
+    /// The key for the BFD task.
+    pub fn key(&self) -> Result<bfd::auth::AuthKey, String> {
+        bfd::auth::AuthKey::new(self.kind, self.key_id, self.password.as_bytes())
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn default_key_id() -> u8 {
+    1
 }
 
 fn default_minimum_ttl() -> u8 {
@@ -62,6 +102,7 @@ impl Default for BfdTimers {
             passive_mode: false,
             multihop: None,
             minimum_ttl: default_minimum_ttl(),
+            authentication: None,
         }
     }
 }
@@ -77,8 +118,8 @@ impl BfdSetting {
     }
 
     /// FRR's bounds: intervals of 10 to 60000 ms, a multiplier of 2 to 255.
-    pub fn check(self) -> Result<(), String> {
-        let Some(t) = self.timers() else {
+    pub fn check(&self) -> Result<(), String> {
+        let Some(t) = self.clone().timers() else {
             return Ok(());
         };
         for (name, v) in [
@@ -94,6 +135,9 @@ impl BfdSetting {
                 "detect-multiplier {}: must be 2 to 255",
                 t.detect_multiplier
             ));
+        }
+        if let Some(a) = &t.authentication {
+            a.key().map_err(|e| format!("authentication: {e}"))?;
         }
         if !(1..=254).contains(&t.minimum_ttl) {
             return Err(format!("minimum-ttl {}: must be 1 to 254", t.minimum_ttl));

@@ -444,7 +444,7 @@ fn check_settings(
             "cannot be combined with ebgp-multihop (RFC 5082 uses TTL 255)".into(),
         ));
     }
-    if let Some(Err(e)) = n.bfd.map(BfdSetting::check) {
+    if let Some(Err(e)) = n.bfd.as_ref().map(BfdSetting::check) {
         return Err((k("bfd"), e));
     }
     if n.ttl_security.is_some_and(|h| h == 0 || h > 254) {

@@ -324,11 +324,14 @@ fn bfd_is_a_switch_or_timers_and_a_neighbor_can_turn_off_its_groups() {
     let n = c.neighbors();
     assert_eq!(n[0].bfd, Some(BfdTimers::default()));
     assert_eq!(
-        (n[0].bfd.unwrap().multihop, n[0].bfd.unwrap().minimum_ttl),
+        (
+            n[0].bfd.as_ref().unwrap().multihop,
+            n[0].bfd.as_ref().unwrap().minimum_ttl
+        ),
         (None, 254),
         "single or multihop from the session, FRR's minimum TTL"
     );
-    let t = n[1].bfd.expect("inherited from the group");
+    let t = n[1].bfd.clone().expect("inherited from the group");
     assert_eq!(
         (t.transmit_interval, t.receive_interval, t.detect_multiplier),
         (100, 300, 5)
@@ -350,6 +353,14 @@ fn bfd_timers_out_of_frr_bounds_are_refused_with_the_key() {
         ("{ detect-multiplier: 1 }", "detect-multiplier 1"),
         ("{ multihop: true, minimum-ttl: 255 }", "minimum-ttl 255"),
         ("{ minimum-ttl: 0 }", "minimum-ttl 0"),
+        (
+            "{ authentication: { type: keyed-md5, password: \"01234567890123456\" } }",
+            "authentication: BFD KeyedMd5 key of 17 octets",
+        ),
+        (
+            "{ authentication: { type: simple-password, password: \"\" } }",
+            "key of 0 octets",
+        ),
     ] {
         let e = err(&format!(
             "router: {{ asn: 65000, router-id: 10.0.0.1 }}\n\
@@ -361,4 +372,28 @@ fn bfd_timers_out_of_frr_bounds_are_refused_with_the_key() {
     let e = err("router: { asn: 65000, router-id: 10.0.0.1 }\n\
          neighbors:\n  - { address: 10.0.0.2, remote-as: 65001, bfd: { transmit: 5 } }\n");
     assert!(e.to_string().contains("bfd"), "{e}");
+}
+
+#[test]
+fn bfd_authentication_takes_a_type_a_key_id_and_a_password_never_printed() {
+    let c = RouterConfig::parse(
+        "r.yaml",
+        "router: { asn: 65000, router-id: 10.0.0.1 }\n\
+         neighbors:\n\
+         \x20 - { address: 10.0.0.2, remote-as: 65001, bfd: { authentication: { type: meticulous-keyed-sha1, password: s3cret } } }\n",
+    )
+    .unwrap();
+    let a = c.neighbors()[0]
+        .bfd
+        .clone()
+        .unwrap()
+        .authentication
+        .unwrap();
+    assert_eq!(a.kind, ::bfd::auth::AuthType::MeticulousKeyedSha1);
+    assert_eq!(a.key_id, 1, "the default Key ID");
+    assert!(a.key().is_ok());
+    assert!(!format!("{a:?}").contains("s3cret"));
+    let e = err("router: { asn: 65000, router-id: 10.0.0.1 }\n\
+         neighbors:\n  - { address: 10.0.0.2, remote-as: 65001, bfd: { authentication: { type: keyed-sha256, password: x } } }\n");
+    assert!(e.to_string().contains("neighbors[0].bfd"), "{e}");
 }

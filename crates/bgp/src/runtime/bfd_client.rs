@@ -40,7 +40,7 @@ impl Actor {
             .values()
             .filter(|p| !p.cfg.address.is_unspecified())
             .filter_map(|p| {
-                let t = p.cfg.bfd?;
+                let t = p.cfg.bfd.as_ref()?;
                 let multihop = t.multihop.unwrap_or(
                     p.cfg.is_external(asn) && p.cfg.ebgp_multihop.is_some_and(|h| h > 1),
                 );
@@ -58,6 +58,8 @@ impl Actor {
                     local,
                     interface: p.cfg.interface.clone(),
                     hops,
+                    // Checked with the configuration.
+                    auth: t.authentication.as_ref().and_then(|a| a.key().ok()),
                     config: t.session_config(),
                 })
             })

@@ -106,3 +106,55 @@ fn bfd_comes_up_with_bird_and_its_failure_resets_bgp() {
         "{ transmit-interval: 100, receive-interval: 100 }",
     );
 }
+
+#[test]
+fn bfd_with_meticulous_keyed_sha1_comes_up_with_bird() {
+    run(
+        "bfd-bird-sha1",
+        "    authentication meticulous keyed sha1;\n    password \"s3cret\" { id 7; };\n",
+        "{ transmit-interval: 100, receive-interval: 100, \
+         authentication: { type: meticulous-keyed-sha1, key-id: 7, password: s3cret } }",
+    );
+}
+
+#[test]
+fn bfd_with_keyed_md5_and_a_simple_password_come_up_with_bird() {
+    run(
+        "bfd-bird-md5",
+        "    authentication keyed md5;\n    password \"s3cret\" { id 2; };\n",
+        "{ transmit-interval: 100, receive-interval: 100, \
+         authentication: { type: keyed-md5, key-id: 2, password: s3cret } }",
+    );
+    run(
+        "bfd-bird-simple",
+        "    authentication simple;\n    password \"s3cret\" { id 3; };\n",
+        "{ transmit-interval: 100, receive-interval: 100, \
+         authentication: { type: simple-password, key-id: 3, password: s3cret } }",
+    );
+}
+
+#[test]
+fn bfd_with_the_wrong_key_never_comes_up_with_bird() {
+    let Some(lab) = Lab::new("bfd-bird-wrong", &[Need::Bird]) else {
+        return;
+    };
+    let a = lab.netns("a");
+    let b = lab.netns("b");
+    let link = lab.link_v4_only(&a, &b);
+    let (ours, theirs) = (IpAddr::V4(link.a4), IpAddr::V4(link.b4));
+    let auth = "    authentication meticulous keyed sha1;\n    password \"s3cret\" { id 7; };\n";
+    let bird = Bird::start_conf(&lab, &b, &bird_conf(ours, theirs, auth));
+    let yaml = format!(
+        "router:\n  asn: 65000\n  router-id: 10.0.0.1\n  listen: [0.0.0.0]\n\
+         neighbors:\n  - {{ address: {theirs}, remote-as: 65001, hold-time: 90, connect-retry: 1, \
+         bfd: {{ authentication: {{ type: meticulous-keyed-sha1, key-id: 7, password: wrong }} }} }}\n"
+    );
+    let bgplane = Bgplane::start_yaml(&lab, &a, "bgplane", &yaml, false);
+    bgplane.wait_established(theirs);
+    // Both ends send for 3 s (at the 1 s rate of a session not up): none is accepted.
+    std::thread::sleep(Duration::from_secs(3));
+    let s = our_bfd(&bgplane, theirs).unwrap();
+    state_is(&s, "state", "down").unwrap();
+    assert_eq!(s["counters"]["received"], 0, "every packet refused: {s}");
+    assert_ne!(bird_bfd_state(&bird, ours).unwrap(), "Up");
+}

@@ -320,7 +320,7 @@ fn emit(inp: &Inputs<'_>, plan: Plan) -> Result<Desired, DesiredError> {
         if let Some(pw) = &p.password {
             nb.insert("password".into(), json!(pw));
         }
-        if let Some(b) = p.bfd {
+        if let Some(b) = &p.bfd {
             nb.insert("bfd".into(), json!(b));
         }
         nb.insert("export".into(), json!(export));

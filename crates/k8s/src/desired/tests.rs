@@ -379,7 +379,7 @@ fn a_policys_bfd_annotation_turns_bfd_on_for_all_its_neighbors() {
     let Desired::On { config, .. } = run(&n, &policies(&annotated), &[]).unwrap() else {
         panic!("selected")
     };
-    let t = config.neighbors()[0].bfd.expect("bfd on");
+    let t = config.neighbors()[0].bfd.clone().expect("bfd on");
     assert_eq!(
         (t.transmit_interval, t.receive_interval, t.detect_multiplier),
         (100, 200, 3)

@@ -308,7 +308,7 @@ fn a_peer_configs_bfd_annotation_turns_bfd_on_for_the_peers_that_use_it() {
         panic!("selected")
     };
     let nb = config.neighbors();
-    let t = nb[0].bfd.expect("the leaf, through leaf-peer");
+    let t = nb[0].bfd.clone().expect("the leaf, through leaf-peer");
     assert_eq!(
         (t.transmit_interval, t.receive_interval, t.detect_multiplier),
         (300, 300, 3),

@@ -177,7 +177,7 @@ pub(super) fn plan(
                 password,
                 advertise: advertise.clone(),
                 attributes,
-                bfd,
+                bfd: bfd.clone(),
             });
         }
     }
