@@ -223,6 +223,11 @@ pub fn sign(key: &AuthKey, st: &mut AuthState, packet: &[u8; LEN]) -> Vec<u8> {
     out
 }
 
+/// Equality in a time that does not depend on where the octets differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 fn digest(kind: AuthType, packet: &[u8]) -> Vec<u8> {
     match kind {
         AuthType::KeyedSha1 | AuthType::MeticulousKeyedSha1 => Sha1::digest(packet).to_vec(),
@@ -266,7 +271,7 @@ pub fn verify(
         });
     }
     if key.kind == AuthType::SimplePassword {
-        return if packet[LEN + 3..] == key.secret[..] {
+        return if same(&packet[LEN + 3..], &key.secret) {
             Ok(())
         } else {
             Err(AuthError::Mismatch)
@@ -296,7 +301,7 @@ pub fn verify(
     let at = LEN + 8;
     copy[at..].fill(0);
     copy[at..at + key.secret.len()].copy_from_slice(&key.secret);
-    if digest(key.kind, &copy) != packet[at..] {
+    if !same(&digest(key.kind, &copy), &packet[at..]) {
         return Err(AuthError::Mismatch);
     }
     st.rcv_seq = seq;

@@ -51,6 +51,10 @@ pub enum BfdError {
     Busy,
 }
 
+/// The Detection Time assumed for the §6.8.1 sequence reset until the peer's is known:
+/// 1 s packets, multiplier 3.
+const SLOW_DETECTION: Duration = Duration::from_secs(3);
+
 /// One session to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerSpec {
@@ -507,7 +511,8 @@ impl Task {
         }
         match &r.spec.auth {
             Some(key) => {
-                let dt = r.session.detection_time();
+                // Before the peer's timers are known, as at the slow rate of §6.8.3.
+                let dt = r.session.detection_time().or(Some(SLOW_DETECTION));
                 if let Err(e) = auth::verify(key, &mut r.auth, datagram, now, dt) {
                     debug!(%from, error = %e, "BFD: packet dropped");
                     return;

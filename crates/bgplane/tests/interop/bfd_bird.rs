@@ -34,8 +34,10 @@ fn bird_bfd_state(bird: &Bird, peer: IpAddr) -> Result<String, String> {
         .ok_or_else(|| format!("BIRD has no BFD session with {peer}: {out}"))
 }
 
-/// Runs the scenario: both BFD ends come up; BIRD frozen, bgplane's BFD takes BGP down.
-fn run(test: &str, bird_auth: &str, our_bfd_yaml: &str) {
+/// Runs the scenario: both BFD ends come up; BIRD frozen, bgplane's BFD takes BGP down;
+/// BIRD thawed, it comes back; with `restart`, BIRD restarted (new sequence numbers), it
+/// comes back too.
+fn run(test: &str, bird_auth: &str, our_bfd_yaml: &str, restart: bool) {
     let Some(lab) = Lab::new(test, &[Need::Bird]) else {
         return;
     };
@@ -96,6 +98,19 @@ fn run(test: &str, bird_auth: &str, our_bfd_yaml: &str) {
         state_is(&our_bfd(&bgplane, theirs)?, "state", "up")
     });
     bgplane.wait_established(theirs);
+    if restart {
+        drop(bird);
+        let bird = Bird::start_conf(&lab, &b, &bird_conf(ours, theirs, bird_auth));
+        wait_for("BFD up with the restarted BIRD", timeouts::SESSION, || {
+            state_is(&our_bfd(&bgplane, theirs)?, "state", "up")?;
+            match bird_bfd_state(&bird, ours)?.as_str() {
+                "Up" => Ok(()),
+                s => Err(format!("BIRD's BFD session is {s}")),
+            }
+        });
+        let s = our_bfd(&bgplane, theirs).unwrap();
+        eprintln!("{test}: up again after BIRD's restart: {}", s["counters"]);
+    }
 }
 
 #[test]
@@ -104,6 +119,7 @@ fn bfd_comes_up_with_bird_and_its_failure_resets_bgp() {
         "bfd-bird",
         "",
         "{ transmit-interval: 100, receive-interval: 100 }",
+        false,
     );
 }
 
@@ -114,6 +130,7 @@ fn bfd_with_meticulous_keyed_sha1_comes_up_with_bird() {
         "    authentication meticulous keyed sha1;\n    password \"s3cret\" { id 7; };\n",
         "{ transmit-interval: 100, receive-interval: 100, \
          authentication: { type: meticulous-keyed-sha1, key-id: 7, password: s3cret } }",
+        true,
     );
 }
 
@@ -124,12 +141,14 @@ fn bfd_with_keyed_md5_and_a_simple_password_come_up_with_bird() {
         "    authentication keyed md5;\n    password \"s3cret\" { id 2; };\n",
         "{ transmit-interval: 100, receive-interval: 100, \
          authentication: { type: keyed-md5, key-id: 2, password: s3cret } }",
+        false,
     );
     run(
         "bfd-bird-simple",
         "    authentication simple;\n    password \"s3cret\" { id 3; };\n",
         "{ transmit-interval: 100, receive-interval: 100, \
          authentication: { type: simple-password, key-id: 3, password: s3cret } }",
+        false,
     );
 }
 
