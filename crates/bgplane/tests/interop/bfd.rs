@@ -32,6 +32,34 @@ pub(crate) fn frr_bfd(f: &FrrRouter, peer: IpAddr) -> Result<Value, String> {
         .ok_or_else(|| format!("FRR has no BFD session with {peer}: {v}"))
 }
 
+/// After the peer's BFD was silenced at `t0`: waits for bgplane's BFD session with `peer`
+/// to go down on its Detection Time, then for the BGP session's reset with a Cease, "BFD
+/// Down"; returns both times since `t0` and prints them after `label`.
+pub(crate) fn down_and_reset(
+    bgplane: &Bgplane,
+    peer: IpAddr,
+    t0: Instant,
+    label: &str,
+) -> (Duration, Duration) {
+    wait_for("bgplane's BFD to go down", Duration::from_secs(10), || {
+        state_is(&our_bfd(bgplane, peer)?, "state", "down")
+    });
+    let detected = t0.elapsed();
+    let s = our_bfd(bgplane, peer).unwrap();
+    assert_eq!(s["diagnostic"], "control detection time expired", "{s}");
+    wait_for(
+        "the BGP session reset by BFD",
+        Duration::from_secs(10),
+        || match bgplane.last_error(peer)? {
+            Some(e) if e.contains("Cease/BFD Down") => Ok(()),
+            e => Err(format!("last error {e:?}")),
+        },
+    );
+    let reset = t0.elapsed();
+    eprintln!("{label}: BFD down after {detected:?}, BGP reset after {reset:?}");
+    (detected, reset)
+}
+
 /// Every listed BFD session of bgplane (router, peer) is up.
 fn all_up(sessions: &[(&Bgplane, IpAddr)]) -> Result<(), String> {
     for (r, p) in sessions {
@@ -107,23 +135,7 @@ fn bfd_comes_up_with_frr_and_its_failure_resets_bgp_long_before_the_hold_timer()
     // bfdd frozen: our side detects the silence in 900 ms and resets BGP with a Cease,
     // "BFD Down", although the BGP hold timer (90 s) and TCP are fine.
     frr.signal_bfdd("STOP");
-    let t0 = Instant::now();
-    wait_for("bgplane's BFD to go down", Duration::from_secs(10), || {
-        state_is(&our_bfd(&bgplane, theirs)?, "state", "down")
-    });
-    let detected = t0.elapsed();
-    let s = our_bfd(&bgplane, theirs).unwrap();
-    assert_eq!(s["diagnostic"], "control detection time expired", "{s}");
-    wait_for(
-        "the BGP session reset by BFD",
-        Duration::from_secs(10),
-        || match bgplane.last_error(theirs)? {
-            Some(e) if e.contains("Cease/BFD Down") => Ok(()),
-            e => Err(format!("last error {e:?}")),
-        },
-    );
-    let reset = t0.elapsed();
-    eprintln!("BFD down after {detected:?}, BGP reset after {reset:?}");
+    let (detected, reset) = down_and_reset(&bgplane, theirs, Instant::now(), "FRR");
     assert!(
         detected < Duration::from_millis(2500) && reset < Duration::from_secs(5),
         "detection {detected:?}, reset {reset:?}: the hold timer is 90 s"

@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use crate::bfd::{our_bfd, state_is};
+use crate::bfd::{down_and_reset, our_bfd, state_is};
 use crate::harness::bgplane::Bgplane;
 use crate::harness::bird::Bird;
 use crate::harness::{timeouts, wait_for, Lab, Need};
@@ -75,23 +75,7 @@ fn run(test: &str, bird_auth: &str, our_bfd_yaml: &str, restart: bool) {
     assert_eq!(s["counters"]["down"], 0, "no flap: {s}");
 
     bird.signal("STOP");
-    let t0 = Instant::now();
-    wait_for("bgplane's BFD to go down", Duration::from_secs(10), || {
-        state_is(&our_bfd(&bgplane, theirs)?, "state", "down")
-    });
-    let detected = t0.elapsed();
-    wait_for(
-        "the BGP session reset by BFD",
-        Duration::from_secs(10),
-        || match bgplane.last_error(theirs)? {
-            Some(e) if e.contains("Cease/BFD Down") => Ok(()),
-            e => Err(format!("last error {e:?}")),
-        },
-    );
-    eprintln!(
-        "{test}: BFD down after {detected:?}, BGP reset after {:?}",
-        t0.elapsed()
-    );
+    let (detected, _) = down_and_reset(&bgplane, theirs, Instant::now(), test);
     assert!(detected < Duration::from_millis(1500), "{detected:?}");
     bird.signal("CONT");
     wait_for("BFD up again", timeouts::SESSION, || {

@@ -9,7 +9,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use crate::bfd::{frr_bfd, our_bfd, state_is};
+use crate::bfd::{down_and_reset, frr_bfd, our_bfd, state_is};
 use crate::harness::bgplane::Bgplane;
 use crate::harness::frr_router::{self, FrrRouter};
 use crate::harness::netns::ns_ip;
@@ -86,21 +86,7 @@ fn multihop_bfd_comes_up_with_frr_across_a_router_and_its_failure_resets_bgp() {
     // bfdd frozen: the multihop session goes down on its Detection Time and takes BGP
     // with it, long before the 90 s hold time.
     frr.signal_bfdd("STOP");
-    let t0 = Instant::now();
-    wait_for("bgplane's BFD to go down", Duration::from_secs(10), || {
-        state_is(&our_bfd(&bgplane, theirs)?, "state", "down")
-    });
-    let detected = t0.elapsed();
-    wait_for(
-        "the BGP session reset by BFD",
-        Duration::from_secs(10),
-        || match bgplane.last_error(theirs)? {
-            Some(e) if e.contains("Cease/BFD Down") => Ok(()),
-            e => Err(format!("last error {e:?}")),
-        },
-    );
-    let reset = t0.elapsed();
-    eprintln!("multihop BFD down after {detected:?}, BGP reset after {reset:?}");
+    let (detected, reset) = down_and_reset(&bgplane, theirs, Instant::now(), "multihop");
     assert!(
         detected < Duration::from_millis(2500) && reset < Duration::from_secs(5),
         "detection {detected:?}, reset {reset:?}: the hold timer is 90 s"
