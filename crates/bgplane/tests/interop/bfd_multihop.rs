@@ -66,6 +66,14 @@ fn multihop_bfd_comes_up_with_frr_across_a_router_and_its_failure_resets_bgp() {
             state_is(&frr_bfd(&frr, ours)?, "status", "up")
         },
     );
+    wait_for("the 300 ms timers", timeouts::ROUTES, || {
+        let s = our_bfd(&bgplane, theirs)?;
+        if s["tx-interval-ms"] == 300 && s["detection-time-ms"] == 900 {
+            Ok(())
+        } else {
+            Err(format!("timers not yet 300 ms / 900 ms: {s}"))
+        }
+    });
     let s = our_bfd(&bgplane, theirs).unwrap();
     assert_eq!(s["hops"]["multi"]["minimum-ttl"], 254, "{s}");
     assert_eq!(

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 
 use bgp::config::{BfdSetting, BfdTimers};
 
-/// The annotation: `"true"` (FRR's defaults: 300 ms, multiplier 3), `"false"`, or timers
-/// as `key=value` pairs separated by commas, named as the router's `bfd:` keys:
-/// `transmit-interval=100,receive-interval=100,detect-multiplier=3,passive-mode=true`,
-/// and `multihop=true`, `minimum-ttl=254` (a key left out keeps its default).
+/// The annotation: the router's `bfd:` setting, written in YAML: `"true"` (FRR's defaults:
+/// 300 ms, multiplier 3), `"false"`, or the timers by name, such as `"{ transmit-interval:
+/// 100, receive-interval: 100 }"` (a key left out keeps its default). Authentication is
+/// refused here: an annotation is no place for a secret.
 pub const BFD_ANNOTATION: &str = "bgplane.io/bfd";
 
 /// The BFD setting of an object's annotations; `None` without the annotation. An error
@@ -23,58 +23,25 @@ pub(super) fn from_annotations(
         return Ok(None);
     };
     let field = format!("metadata.annotations[{BFD_ANNOTATION:?}]");
-    let setting = parse(value.trim()).map_err(|problem| (field.clone(), problem))?;
-    setting.check().map_err(|problem| (field, problem))?;
-    Ok(Some(setting))
-}
-
-fn parse(value: &str) -> Result<BfdSetting, String> {
-    match value {
-        "true" => return Ok(BfdSetting::Switch(true)),
-        "false" => return Ok(BfdSetting::Switch(false)),
-        _ => {}
-    }
-    let mut t = BfdTimers::default();
-    for pair in value.split(',').map(str::trim) {
-        let Some((key, v)) = pair.split_once('=') else {
-            return Err(format!(
-                "{pair:?} is not key=value; expected \"true\", \"false\" or keys transmit-interval, receive-interval, detect-multiplier, passive-mode, multihop, minimum-ttl"
+    let problem = |p: String| (field.clone(), p);
+    let setting: BfdSetting = match serde_norway::from_str::<BfdSetting>(value) {
+        Ok(s) => s,
+        // Untagged, the setting's own error says nothing of the timers' keys.
+        Err(_) => BfdSetting::Timers(serde_norway::from_str::<BfdTimers>(value).map_err(|e| {
+            problem(format!(
+                "{value:?}: {e}; expected true, false or {{ transmit-interval: MS, ... }}"
+            ))
+        })?),
+    };
+    if let BfdSetting::Timers(t) = &setting {
+        if t.authentication.is_some() {
+            return Err(problem(
+                "authentication is not taken from an annotation (no place for a secret)".into(),
             ));
-        };
-        let (key, v) = (key.trim(), v.trim());
-        let number = |what: &str| -> Result<u32, String> {
-            v.parse().map_err(|_| format!("{key}: {v:?} is not {what}"))
-        };
-        match key {
-            "transmit-interval" => t.transmit_interval = number("a number of milliseconds")?,
-            "receive-interval" => t.receive_interval = number("a number of milliseconds")?,
-            "detect-multiplier" => {
-                t.detect_multiplier = u8::try_from(number("a number")?)
-                    .map_err(|_| format!("detect-multiplier {v}: must be 2 to 255"))?
-            }
-            "passive-mode" => {
-                t.passive_mode = v
-                    .parse()
-                    .map_err(|_| format!("passive-mode: {v:?} is not true or false"))?
-            }
-            "multihop" => {
-                t.multihop = Some(
-                    v.parse()
-                        .map_err(|_| format!("multihop: {v:?} is not true or false"))?,
-                )
-            }
-            "minimum-ttl" => {
-                t.minimum_ttl = u8::try_from(number("a number")?)
-                    .map_err(|_| format!("minimum-ttl {v}: must be 1 to 254"))?
-            }
-            other => {
-                return Err(format!(
-                    "unknown key {other:?}; the keys are transmit-interval, receive-interval, detect-multiplier, passive-mode, multihop, minimum-ttl"
-                ))
-            }
         }
     }
-    Ok(BfdSetting::Timers(t))
+    setting.check().map_err(problem)?;
+    Ok(Some(setting))
 }
 
 #[cfg(test)]
@@ -100,7 +67,7 @@ mod tests {
 
     #[test]
     fn timers_are_read_by_name_and_the_others_keep_their_defaults() {
-        let t = of("transmit-interval=100, receive-interval = 150,passive-mode=true")
+        let t = of("{ transmit-interval: 100, receive-interval: 150, passive-mode: true }")
             .unwrap()
             .unwrap()
             .timers()
@@ -116,7 +83,7 @@ mod tests {
             ),
             (100, 150, 3, true, None, 254)
         );
-        let t = of("multihop=true,minimum-ttl=250")
+        let t = of("{ multihop: true, minimum-ttl: 250 }")
             .unwrap()
             .unwrap()
             .timers()
@@ -127,24 +94,23 @@ mod tests {
     #[test]
     fn a_bad_annotation_names_the_annotation_and_the_problem() {
         for (v, want) in [
-            ("yes", "is not key=value"),
-            ("transmit-interval=fast", "is not a number of milliseconds"),
+            ("yes", "expected true, false or"),
+            ("{ transmit-interval: fast }", "transmit-interval"),
             (
-                "transmit-interval=5",
+                "{ transmit-interval: 5 }",
                 "transmit-interval 5 ms: must be 10 to 60000",
             ),
             (
-                "detect-multiplier=1",
+                "{ detect-multiplier: 1 }",
                 "detect-multiplier 1: must be 2 to 255",
             ),
+            ("{ detect-multiplier: 300 }", "detect-multiplier"),
+            ("{ echo: true }", "unknown field `echo`"),
+            ("{ minimum-ttl: 255 }", "minimum-ttl 255: must be 1 to 254"),
             (
-                "detect-multiplier=300",
-                "detect-multiplier 300: must be 2 to 255",
+                "{ authentication: { type: keyed-md5, password: x } }",
+                "authentication is not taken from an annotation",
             ),
-            ("echo=true", "unknown key \"echo\""),
-            ("passive-mode=maybe", "is not true or false"),
-            ("minimum-ttl=255", "minimum-ttl 255: must be 1 to 254"),
-            ("minimum-ttl=300", "minimum-ttl 300: must be 1 to 254"),
         ] {
             let (field, problem) = of(v).unwrap_err();
             assert_eq!(field, "metadata.annotations[\"bgplane.io/bfd\"]");

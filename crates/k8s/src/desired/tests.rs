@@ -373,7 +373,7 @@ fn a_policys_bfd_annotation_turns_bfd_on_for_all_its_neighbors() {
     let n = node("cilium-bgp-worker", "rack0", "10.0.5.12", "10.1.1.0/24");
     let annotated = SEED.replacen(
         "  name: \"rack0-65005\"",
-        "  name: \"rack0-65005\"\n  annotations: { bgplane.io/bfd: \"transmit-interval=100,receive-interval=200\" }",
+        "  name: \"rack0-65005\"\n  annotations: { bgplane.io/bfd: '{ transmit-interval: 100, receive-interval: 200 }' }",
         1,
     );
     let Desired::On { config, .. } = run(&n, &policies(&annotated), &[]).unwrap() else {
@@ -390,7 +390,7 @@ fn a_policys_bfd_annotation_turns_bfd_on_for_all_its_neighbors() {
     };
     assert_eq!(config.neighbors()[0].bfd, None);
     // A bad value is refused with the object and the annotation named.
-    let bad = annotated.replace("transmit-interval=100", "transmit-interval=1");
+    let bad = annotated.replace("transmit-interval: 100", "transmit-interval: 1");
     let e = run(&n, &policies(&bad), &[]).unwrap_err().to_string();
     assert!(
         e.contains("CiliumBGPPeeringPolicy rack0-65005")
