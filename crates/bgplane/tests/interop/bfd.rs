@@ -60,6 +60,19 @@ pub(crate) fn down_and_reset(
     (detected, reset)
 }
 
+/// Waits until bgplane's BFD session with `peer` transmits every `ms` and has a Detection
+/// Time of 3 × `ms` (the peer's fast timers too: its Poll Sequence is over).
+pub(crate) fn wait_timers(bgplane: &Bgplane, peer: IpAddr, ms: u64) {
+    wait_for("the fast timers", timeouts::ROUTES, || {
+        let s = our_bfd(bgplane, peer)?;
+        if s["tx-interval-ms"] == ms && s["detection-time-ms"] == 3 * ms {
+            Ok(())
+        } else {
+            Err(format!("timers not yet {ms} ms / {} ms: {s}", 3 * ms))
+        }
+    });
+}
+
 /// Every listed BFD session of bgplane (router, peer) is up.
 fn all_up(sessions: &[(&Bgplane, IpAddr)]) -> Result<(), String> {
     for (r, p) in sessions {
@@ -107,14 +120,7 @@ fn bfd_comes_up_with_frr_and_its_failure_resets_bgp_long_before_the_hold_timer()
         state_is(&our_bfd(&bgplane, theirs)?, "state", "up")?;
         state_is(&frr_bfd(&frr, ours)?, "status", "up")
     });
-    wait_for("the fast timers", timeouts::ROUTES, || {
-        let s = our_bfd(&bgplane, theirs)?;
-        if s["tx-interval-ms"] == 300 && s["detection-time-ms"] == 900 {
-            Ok(())
-        } else {
-            Err(format!("timers not yet 300 ms / 900 ms: {s}"))
-        }
-    });
+    wait_timers(&bgplane, theirs, 300);
     let f = frr_bfd(&frr, ours).expect("FRR's BFD session");
     assert_eq!(
         f["remote-id"],

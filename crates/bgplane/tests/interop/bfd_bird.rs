@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use crate::bfd::{down_and_reset, our_bfd, state_is};
+use crate::bfd::{down_and_reset, our_bfd, state_is, wait_timers};
 use crate::harness::bgplane::Bgplane;
 use crate::harness::bird::Bird;
 use crate::harness::{timeouts, wait_for, Lab, Need};
@@ -60,14 +60,7 @@ fn run(test: &str, bird_auth: &str, our_bfd_yaml: &str, restart: bool) {
             s => Err(format!("BIRD's BFD session is {s}")),
         }
     });
-    wait_for("the 100 ms timers", timeouts::ROUTES, || {
-        let s = our_bfd(&bgplane, theirs)?;
-        if s["tx-interval-ms"] == 100 && s["detection-time-ms"] == 300 {
-            Ok(())
-        } else {
-            Err(format!("timers not yet 100 ms / 300 ms: {s}"))
-        }
-    });
+    wait_timers(&bgplane, theirs, 100);
     // Up for a second at 100 ms: some 10 authenticated packets each way were accepted.
     std::thread::sleep(Duration::from_secs(1));
     let s = our_bfd(&bgplane, theirs).unwrap();

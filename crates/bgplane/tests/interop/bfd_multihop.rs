@@ -9,7 +9,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use crate::bfd::{down_and_reset, frr_bfd, our_bfd, state_is};
+use crate::bfd::{down_and_reset, frr_bfd, our_bfd, state_is, wait_timers};
 use crate::harness::bgplane::Bgplane;
 use crate::harness::frr_router::{self, FrrRouter};
 use crate::harness::netns::ns_ip;
@@ -66,14 +66,7 @@ fn multihop_bfd_comes_up_with_frr_across_a_router_and_its_failure_resets_bgp() {
             state_is(&frr_bfd(&frr, ours)?, "status", "up")
         },
     );
-    wait_for("the 300 ms timers", timeouts::ROUTES, || {
-        let s = our_bfd(&bgplane, theirs)?;
-        if s["tx-interval-ms"] == 300 && s["detection-time-ms"] == 900 {
-            Ok(())
-        } else {
-            Err(format!("timers not yet 300 ms / 900 ms: {s}"))
-        }
-    });
+    wait_timers(&bgplane, theirs, 300);
     let s = our_bfd(&bgplane, theirs).unwrap();
     assert_eq!(s["hops"]["multi"]["minimum-ttl"], 254, "{s}");
     assert_eq!(
