@@ -68,8 +68,13 @@ fn run(test: &str, bird_auth: &str, our_bfd_yaml: &str, restart: bool) {
     assert_eq!(s["counters"]["down"], 0, "no flap: {s}");
 
     bird.signal("STOP");
-    let (detected, _) = down_and_reset(&bgplane, theirs, Instant::now(), test);
-    assert!(detected < Duration::from_millis(1500), "{detected:?}");
+    down_and_reset(
+        &bgplane,
+        theirs,
+        Instant::now(),
+        test,
+        Duration::from_millis(1500),
+    );
     bird.signal("CONT");
     wait_for("BFD up again", timeouts::SESSION, || {
         state_is(&our_bfd(&bgplane, theirs)?, "state", "up")

@@ -87,10 +87,12 @@ fn multihop_bfd_comes_up_with_frr_across_a_router_and_its_failure_resets_bgp() {
     // bfdd frozen: the multihop session goes down on its Detection Time and takes BGP
     // with it, long before the 90 s hold time.
     frr.signal_bfdd("STOP");
-    let (detected, reset) = down_and_reset(&bgplane, theirs, Instant::now(), "multihop");
-    assert!(
-        detected < Duration::from_millis(2500) && reset < Duration::from_secs(5),
-        "detection {detected:?}, reset {reset:?}: the hold timer is 90 s"
+    down_and_reset(
+        &bgplane,
+        theirs,
+        Instant::now(),
+        "multihop",
+        Duration::from_millis(2500),
     );
     frr.signal_bfdd("CONT");
     wait_for("BFD up again", timeouts::SESSION, || {

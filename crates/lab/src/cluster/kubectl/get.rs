@@ -3,6 +3,11 @@
 
 use super::*;
 
+/// A `metadata` string of an object (`name`, `namespace`); empty if absent.
+fn meta<'a>(v: &'a Value, key: &str) -> &'a str {
+    v["metadata"][key].as_str().unwrap_or("")
+}
+
 /// Reads `kubectl get` arguments (after `get`).
 pub(super) fn parse(rest: &[String]) -> Result<GetOpts, OpError> {
     let mut o = GetOpts::default();
@@ -170,7 +175,7 @@ pub(super) fn get(st: &LabState, o: &GetOpts) -> Result<i32, OpError> {
         items.sort_by_key(|v| {
             (
                 objects::namespace_of(v).unwrap_or_default(),
-                v["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                meta(v, "name").to_string(),
             )
         });
         match o.output.as_deref() {
@@ -220,8 +225,8 @@ pub(super) fn get(st: &LabState, o: &GetOpts) -> Result<i32, OpError> {
                 let rows = items
                     .iter()
                     .map(|v| {
-                        let name = v["metadata"]["name"].as_str().unwrap_or("");
-                        let ns = v["metadata"]["namespace"].as_str().unwrap_or("");
+                        let name = meta(v, "name");
+                        let ns = meta(v, "namespace");
                         let r = recs.iter().find(|r| r.name == name && r.namespace == ns);
                         let (status, ready) = r.map(pod_status).unwrap_or_default();
                         let mut row = vec![name.to_string(), ready, status, "0".into(), age_of(v)];
@@ -259,7 +264,7 @@ pub(super) fn get(st: &LabState, o: &GetOpts) -> Result<i32, OpError> {
                             .collect();
                         let alive = st
                             .plan
-                            .node_index(v["metadata"]["name"].as_str().unwrap_or(""))
+                            .node_index(meta(v, "name"))
                             .and_then(|i| {
                                 st.nodes[i].pid.map(|p| proc::alive(p, st.nodes[i].start))
                             })
@@ -271,7 +276,7 @@ pub(super) fn get(st: &LabState, o: &GetOpts) -> Result<i32, OpError> {
                         }
                         let info = &v["status"]["nodeInfo"];
                         let mut row = vec![
-                            v["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                            meta(v, "name").to_string(),
                             status,
                             if roles.is_empty() {
                                 "<none>".into()
@@ -326,8 +331,8 @@ pub(super) fn get(st: &LabState, o: &GetOpts) -> Result<i32, OpError> {
                 let rows = items
                     .iter()
                     .map(|v| {
-                        let name = v["metadata"]["name"].as_str().unwrap_or("");
-                        let ns = v["metadata"]["namespace"].as_str().unwrap_or("");
+                        let name = meta(v, "name");
+                        let ns = meta(v, "namespace");
                         let spec = &v["spec"]["template"]["spec"];
                         let desired = nodes.iter().filter(|n| pods::fits(spec, n)).count();
                         let mine: Vec<&PodRec> = recs
@@ -420,7 +425,7 @@ pub(super) fn get(st: &LabState, o: &GetOpts) -> Result<i32, OpError> {
                             })
                             .collect();
                         vec![
-                            v["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                            meta(v, "name").to_string(),
                             ty.to_string(),
                             none(s["clusterIP"].as_str()),
                             if ext.is_empty() {
@@ -448,12 +453,7 @@ pub(super) fn get(st: &LabState, o: &GetOpts) -> Result<i32, OpError> {
                 let h = vec!["NAME", "AGE"];
                 let rows = items
                     .iter()
-                    .map(|v| {
-                        vec![
-                            v["metadata"]["name"].as_str().unwrap_or("").to_string(),
-                            age_of(v),
-                        ]
-                    })
+                    .map(|v| vec![meta(v, "name").to_string(), age_of(v)])
                     .collect();
                 (h, rows)
             }
@@ -462,7 +462,7 @@ pub(super) fn get(st: &LabState, o: &GetOpts) -> Result<i32, OpError> {
         if with_ns {
             header.insert(0, "NAMESPACE");
             for (r, v) in rows.iter_mut().zip(&items) {
-                r.insert(0, v["metadata"]["namespace"].as_str().unwrap_or("").into());
+                r.insert(0, meta(v, "namespace").into());
             }
         }
         if o.show_labels {
