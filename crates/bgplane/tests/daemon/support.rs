@@ -2,7 +2,7 @@
 //! and the scripted peers' usual steps.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bgp_wire::Open;
@@ -29,6 +29,9 @@ impl Router {
     pub(crate) fn start(lab: &Lab, ns: &str, yaml: &str) -> Router {
         let socket = lab.path("router.sock");
         let conf = lab.path("router.yaml");
+        // The file must exist before the router starts: it reads it once at start-up
+        // and exits if it is missing.
+        write_config(&conf, &socket, yaml);
         let r = Router {
             proc: Proc::spawn(
                 lab,
@@ -47,7 +50,6 @@ impl Router {
             conf,
             log: lab.path("router.log"),
         };
-        r.write(yaml);
         r.wait_api();
         r
     }
@@ -60,15 +62,7 @@ impl Router {
 
     /// Replaces the configuration file (the API socket added).
     pub(crate) fn write(&self, yaml: &str) {
-        let rest = yaml
-            .trim_start()
-            .strip_prefix("router:\n")
-            .expect("configuration starting with `router:`");
-        let text = format!(
-            "router:\n  api: {{ socket: {:?} }}\n{rest}",
-            self.socket.display().to_string()
-        );
-        write(&self.conf, &text);
+        write_config(&self.conf, &self.socket, yaml);
     }
 
     /// Sends SIGHUP (re-read the configuration file).
@@ -233,4 +227,17 @@ pub(crate) fn read_routes(
         }
     }
     routes
+}
+
+/// Writes `yaml` (which starts with `router:`) to `conf` with the API socket added.
+fn write_config(conf: &Path, socket: &Path, yaml: &str) {
+    let rest = yaml
+        .trim_start()
+        .strip_prefix("router:\n")
+        .expect("configuration starting with `router:`");
+    let text = format!(
+        "router:\n  api: {{ socket: {:?} }}\n{rest}",
+        socket.display().to_string()
+    );
+    write(conf, &text);
 }
