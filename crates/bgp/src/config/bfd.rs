@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::scalar_or_map::{scalar_or_map_de, Scalar};
+
 /// `bfd:` as written: a switch, or timers (which switch it on).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum BfdSetting {
     /// `bfd: true` (FRR's defaults) or `bfd: false` (off, also when a peer group has it).
@@ -14,6 +16,18 @@ pub enum BfdSetting {
     /// Timers.
     Timers(BfdTimers),
 }
+
+scalar_or_map_de!(
+    BfdSetting,
+    BfdTimers,
+    "true, false or a map of BFD settings (transmit-interval, receive-interval, \
+     detect-multiplier, passive-mode, multihop, minimum-ttl, authentication)",
+    |s| match s {
+        Scalar::Bool(b) => Some(Ok(BfdSetting::Switch(b))),
+        _ => None,
+    },
+    BfdSetting::Timers
+);
 
 /// BFD timers, named as in FRR's bfdd.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,10 +9,12 @@ use bgp_wire::{Family, Prefix};
 use serde::{Deserialize, Serialize};
 
 use crate::negotiate::RemoteAs;
+use scalar_or_map::{scalar_or_map_de, Scalar};
 
 mod bfd;
 mod neighbor;
 mod origination;
+mod scalar_or_map;
 
 pub use bfd::{BfdSetting, BfdTimers};
 pub use neighbor::{Neighbor, NeighborConfig};
@@ -216,7 +218,7 @@ impl Default for Api {
 }
 
 /// A prefix to originate.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Network {
     /// Just the prefix.
@@ -242,6 +244,17 @@ pub struct NetworkDetail {
     pub med: Option<u32>,
 }
 
+scalar_or_map_de!(
+    Network,
+    NetworkDetail,
+    "a prefix, or a map with prefix, communities, large-communities and med",
+    |s| match s {
+        Scalar::Str(p) => Some(p.parse().map(Network::Prefix).map_err(|e| format!("{e}"))),
+        _ => None,
+    },
+    Network::Detailed
+);
+
 impl Network {
     /// The originated prefix.
     pub fn prefix(&self) -> Prefix {
@@ -253,7 +266,7 @@ impl Network {
 }
 
 /// `remote-as` as written: a number, `internal` or `external`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum RemoteAsConfig {
     /// A number.
@@ -261,6 +274,24 @@ pub enum RemoteAsConfig {
     /// `internal` or `external`.
     Kind(RemoteAsKind),
 }
+
+scalar_or_map_de!(
+    RemoteAsConfig,
+    "an AS number, `internal` or `external`",
+    |s| match s {
+        Scalar::Int(n) => Some(
+            u32::try_from(n)
+                .map(RemoteAsConfig::Asn)
+                .map_err(|_| format!("AS {n} is above 4294967295")),
+        ),
+        Scalar::Str("internal") => Some(Ok(RemoteAsConfig::Kind(RemoteAsKind::Internal))),
+        Scalar::Str("external") => Some(Ok(RemoteAsConfig::Kind(RemoteAsKind::External))),
+        Scalar::Str(w) => Some(Err(format!(
+            "`{w}`: expected an AS number, `internal` or `external`"
+        ))),
+        Scalar::Bool(_) => None,
+    }
+);
 
 /// `internal` / `external`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -327,7 +358,7 @@ impl From<FamilyName> for Family {
 }
 
 /// Administrative shutdown of a neighbor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Shutdown {
     /// `shutdown: true`.
@@ -337,6 +368,43 @@ pub enum Shutdown {
         /// The communication.
         message: String,
     },
+}
+
+/// `{ message: "..." }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageOnly {
+    message: String,
+}
+
+scalar_or_map_de!(
+    Shutdown,
+    MessageOnly,
+    "true, false or { message: TEXT }",
+    |s| match s {
+        Scalar::Bool(b) => Some(Ok(Shutdown::Flag(b))),
+        _ => None,
+    },
+    |m: MessageOnly| Shutdown::Message { message: m.message }
+);
+
+/// The YAML parser's message without the parts the error already has: its own (shorter)
+/// path in front and "at line L column C" behind; the location is added back once.
+fn yaml_problem(key: &str, e: &serde_norway::Error) -> String {
+    let text = e.to_string();
+    let Some(l) = e.location() else {
+        return text;
+    };
+    let mut msg = text.as_str();
+    if let Some(m) = msg.strip_suffix(&format!(" at line {} column {}", l.line(), l.column())) {
+        msg = m;
+    }
+    if let Some((path, rest)) = msg.split_once(": ") {
+        if !path.contains(' ') && key.starts_with(path) {
+            msg = rest;
+        }
+    }
+    format!("{msg} (line {}, column {})", l.line(), l.column())
 }
 
 impl RouterConfig {
@@ -369,10 +437,7 @@ impl RouterConfig {
         let cfg: RouterConfig = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.into_inner();
-            let problem = match inner.location() {
-                Some(l) => format!("{inner} (line {}, column {})", l.line(), l.column()),
-                None => inner.to_string(),
-            };
+            let problem = yaml_problem(&key, &inner);
             ConfigError {
                 source_name: source_name.to_string(),
                 key: if key == "." {

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use bgp_wire::Prefix;
 use serde::{Deserialize, Serialize};
 
+use super::scalar_or_map::{scalar_or_map_de, Scalar};
 use super::RouterConfig;
 
 /// A static route: a blackhole or a route to a gateway.
@@ -35,7 +36,7 @@ pub struct Redistribute {
 }
 
 /// A redistribution source: on, optionally through a policy (FRR's `route-map`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum RedistributeSource {
     /// `connected: true`.
@@ -46,6 +47,24 @@ pub enum RedistributeSource {
         policy: String,
     },
 }
+
+/// `{ policy: NAME }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyOnly {
+    policy: String,
+}
+
+scalar_or_map_de!(
+    RedistributeSource,
+    PolicyOnly,
+    "true, false or { policy: NAME }",
+    |s| match s {
+        Scalar::Bool(b) => Some(Ok(RedistributeSource::On(b))),
+        _ => None,
+    },
+    |p: PolicyOnly| RedistributeSource::Policy { policy: p.policy }
+);
 
 impl RedistributeSource {
     /// Whether it is enabled, and its policy.

@@ -63,6 +63,88 @@ fn an_unknown_key_is_refused_with_its_name() {
 }
 
 #[test]
+fn a_mistake_inside_a_setting_written_as_scalar_or_map_names_the_inner_key_and_its_line() {
+    const HEAD: &str = "router: { asn: 1, router-id: 10.0.0.1 }\n";
+    let neighbor = |line: &str| format!("{HEAD}neighbors:\n  - address: 10.0.0.2\n    {line}\n");
+    let with_as = |line: &str| neighbor(&format!("remote-as: 2\n    {line}"));
+    // (text, key, words the problem must contain, line)
+    let cases: Vec<(String, &str, &[&str], &str)> = vec![
+        (
+            with_as("bfd: { transmit-intervall: 100 }"),
+            "neighbors[0].bfd.transmit-intervall",
+            &["unknown field `transmit-intervall`", "`transmit-interval`"],
+            "line 5",
+        ),
+        (
+            with_as("bfd: on"),
+            "neighbors[0].bfd",
+            &["\"on\"", "expected true, false or a map of BFD settings"],
+            "line 5",
+        ),
+        (
+            with_as("bfd: { authentication: { type: md6, password: x } }"),
+            "neighbors[0].bfd.authentication.type",
+            &["unknown variant `md6`", "`keyed-sha1`"],
+            "line 5",
+        ),
+        (
+            with_as("shutdown: { mesage: bye }"),
+            "neighbors[0].shutdown.mesage",
+            &["unknown field `mesage`, expected `message`"],
+            "line 5",
+        ),
+        (
+            neighbor("remote-as: externall"),
+            "neighbors[0].remote-as",
+            &["`externall`", "`internal` or `external`"],
+            "line 4",
+        ),
+        (
+            neighbor("remote-as: 5000000000"),
+            "neighbors[0].remote-as",
+            &["AS 5000000000 is above 4294967295"],
+            "line 4",
+        ),
+        (
+            neighbor("remote-as: { asn: 2 }"),
+            "neighbors[0].remote-as",
+            &["invalid type: map", "an AS number"],
+            "line 4",
+        ),
+        (
+            "router: { asn: 1, router-id: 10.0.0.1, redistribute: { connected: { polcy: X } } }\n"
+                .into(),
+            "router.redistribute.connected.polcy",
+            &["unknown field `polcy`, expected `policy`"],
+            "line 1",
+        ),
+        (
+            format!("{HEAD}networks:\n  - 10.1.0.0/24\n  - {{ prefx: 10.2.0.0/24 }}\n"),
+            "networks[1].prefx",
+            &["unknown field `prefx`"],
+            "line 4",
+        ),
+        (
+            format!("{HEAD}networks: [ 10.1.0.0/33 ]\n"),
+            "networks[0]",
+            &["10.1.0.0/33"],
+            "line 2",
+        ),
+    ];
+    for (text, key, words, line) in cases {
+        let e = err(&text);
+        assert_eq!(e.key, key, "{text}\n{e}");
+        for w in words {
+            assert!(e.problem.contains(w), "{w:?} not in: {e}");
+        }
+        assert!(e.problem.contains(line), "{line} not in: {e}");
+        // The parser's own path and location are not repeated.
+        assert_eq!(e.problem.matches("line").count(), 1, "{e}");
+        assert!(!e.problem.starts_with("neighbors"), "{e}");
+    }
+}
+
+#[test]
 fn semantic_errors_name_the_key() {
     let base = "router: { asn: 65000, router-id: 10.0.0.1 }\n";
     let cases = [
