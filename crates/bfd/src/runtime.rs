@@ -26,7 +26,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::auth::{self, AuthKey, AuthState};
+use crate::auth::{self, AuthKey, AuthState, AuthType};
 use crate::packet::{ControlPacket, Diag, PacketError, SessionState, CONTROL_PORT, MULTIHOP_PORT};
 use crate::session::{Counters, Output, Session, SessionConfig};
 
@@ -134,6 +134,9 @@ pub struct PeerStatus {
     pub local: Option<IpAddr>,
     /// Single hop or multihop.
     pub hops: Hops,
+    /// bfd.AuthType (RFC 5880 §6.8.1), when the packets are authenticated.
+    #[serde(default)]
+    pub authentication: Option<AuthType>,
     /// bfd.SessionState.
     pub state: SessionState,
     /// bfd.RemoteSessionState.
@@ -575,6 +578,7 @@ impl Task {
                     peer: r.spec.peer,
                     local: r.spec.local,
                     hops: r.spec.hops,
+                    authentication: r.spec.auth.as_ref().map(AuthKey::kind),
                     state: s.state(),
                     remote_state: s.remote_state(),
                     since_secs: now.saturating_duration_since(s.since()).as_secs(),

@@ -199,7 +199,7 @@ impl Agent {
         let policies: Vec<_> = snap.policies.values().cloned().collect();
         let services: Vec<_> = snap.services.values().cloned().collect();
         let ns = self.opts.secrets_namespace.clone();
-        let secret = |name: &str| snap.secret_password(&ns, name);
+        let secret = |name: &str, field: &str| snap.secret_value(&ns, name, field);
         let settings = SpeakerSettings {
             socket: self.opts.socket.display().to_string(),
             metrics: self.opts.metrics,
@@ -454,9 +454,20 @@ fn local_subnets() -> Vec<bgp_wire::Prefix> {
     out
 }
 
+/// Writes `bytes` to `path` through a temporary file, readable by the owner only: the
+/// router's configuration holds the TCP MD5 and BFD keys of the Secrets.
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
     std::fs::rename(tmp, path)
 }
 

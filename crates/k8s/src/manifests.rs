@@ -216,16 +216,13 @@ impl Snapshot {
         Ok(snap)
     }
 
-    /// The password of a Secret (`data.password`, or `stringData.password`).
-    pub fn secret_password(&self, namespace: &str, name: &str) -> Option<String> {
+    /// One key of a Secret (`data.KEY`, or `stringData.KEY`), if it is UTF-8 text.
+    pub fn secret_value(&self, namespace: &str, name: &str, field: &str) -> Option<String> {
         let s = self.secrets.get(&key(Some(namespace), name))?;
-        if let Some(v) = s.data.as_ref().and_then(|d| d.get("password")) {
+        if let Some(v) = s.data.as_ref().and_then(|d| d.get(field)) {
             return String::from_utf8(v.0.clone()).ok();
         }
-        s.string_data
-            .as_ref()
-            .and_then(|d| d.get("password"))
-            .cloned()
+        s.string_data.as_ref().and_then(|d| d.get(field)).cloned()
     }
 }
 

@@ -2,6 +2,7 @@
 //! `BGPLANE_TEST_REQUIRE_ALL=1`): a leaf router with a
 //! listen range for its nodes, and a node whose agent follows a directory of manifests.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -323,9 +324,9 @@ fn iptables(ns: &str, op: &str) {
 }
 
 #[test]
-fn a_bfd_annotation_takes_the_nodes_session_down_within_a_second_of_a_silent_link_failure() {
-    let name =
-        "a_bfd_annotation_takes_the_nodes_session_down_within_a_second_of_a_silent_link_failure";
+fn a_bfd_annotation_with_an_auth_secret_takes_the_nodes_session_down_within_a_second_of_a_silent_link_failure(
+) {
+    let name = "a_bfd_annotation_with_an_auth_secret_takes_the_nodes_session_down_within_a_second_of_a_silent_link_failure";
     if !root() {
         skip::skipped(&format!("SKIPPED {name}: needs root"));
         return;
@@ -336,9 +337,10 @@ fn a_bfd_annotation_takes_the_nodes_session_down_within_a_second_of_a_silent_lin
     }
     let lab = Lab::new();
     let leaf_sock = lab.path("leaf.sock");
-    // Hold time 9 s: without BFD the node would keep the session that long.
+    // Hold time 9 s: without BFD the node would keep the session that long. Every BFD
+    // packet is signed (meticulous keyed SHA1), the node's key from a Secret.
     let leaf_yaml = format!(
-        "router:\n  asn: 65005\n  router-id: 10.0.5.1\n  listen: [0.0.0.0]\n  api: {{ socket: {} }}\n  listen-ranges: [{{ prefix: 10.0.5.0/24, peer-group: NODES }}]\nnetworks: [192.168.0.0/24]\npeer-groups:\n  NODES: {{ remote-as: internal, route-reflector-client: true, hold-time: 9, bfd: {{ transmit-interval: 100, receive-interval: 100 }} }}\n",
+        "router:\n  asn: 65005\n  router-id: 10.0.5.1\n  listen: [0.0.0.0]\n  api: {{ socket: {} }}\n  listen-ranges: [{{ prefix: 10.0.5.0/24, peer-group: NODES }}]\nnetworks: [192.168.0.0/24]\npeer-groups:\n  NODES: {{ remote-as: internal, route-reflector-client: true, hold-time: 9, bfd: {{ transmit-interval: 100, receive-interval: 100, authentication: {{ type: meticulous-keyed-sha1, key-id: 2, password: rack0-bfd-key }} }} }}\n",
         leaf_sock.display()
     );
     let leaf = Leaf::start(&lab, &leaf_yaml);
@@ -346,10 +348,14 @@ fn a_bfd_annotation_takes_the_nodes_session_down_within_a_second_of_a_silent_lin
     let seed = include_str!("../../../examples/cilium-bgp-cross-as/bgp-peering-policies.yaml")
         .replacen(
             "  name: \"rack0-65005\"",
-            "  name: \"rack0-65005\"\n  annotations: { bgplane.io/bfd: '{ transmit-interval: 100, receive-interval: 100 }' }",
+            "  name: \"rack0-65005\"\n  annotations: { bgplane.io/bfd: '{ transmit-interval: 100, receive-interval: 100 }', bgplane.io/bfd-auth-secret: rack0-bfd }",
             1,
         );
-    let s = agent.step(&[("policies.yaml", Some(&seed))]);
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: { name: rack0-bfd, namespace: kube-system }\nstringData: { key-id: \"2\", password: rack0-bfd-key }\n";
+    let s = agent.step(&[
+        ("policies.yaml", Some(&seed)),
+        ("secret.yaml", Some(secret)),
+    ]);
     assert!(s.running && s.error.is_none(), "{s:?}");
     let leaf_route = |sock: &Path| routes_of(sock).contains(&"192.168.0.0/24".to_string());
     wait_for(
@@ -361,6 +367,14 @@ fn a_bfd_annotation_takes_the_nodes_session_down_within_a_second_of_a_silent_lin
     wait_for("BFD up at both ends", Duration::from_secs(15), || {
         up(&agent.socket, "10.0.5.1") && up(&leaf_sock, "10.0.5.12")
     });
+    let b = bfd_state(&agent.socket, "10.0.5.1").unwrap();
+    assert_eq!(b["authentication"], "meticulous-keyed-sha1", "{b}");
+    // The router's configuration holds the key: readable by its owner only.
+    let mode = std::fs::metadata(lab.path("state").join("router.yaml"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "router.yaml mode {mode:o}");
     let kernel_route = || {
         let out = Command::new("ip")
             .args(["-n", &lab.node, "route", "show", "192.168.0.0/24"])

@@ -95,7 +95,8 @@ async fn the_snapshot_follows_adds_changes_and_deletes_of_every_watched_kind() {
         ["kube-system/bgp-auth"]
     );
     assert_eq!(
-        s.secret_password("kube-system", "bgp-auth").as_deref(),
+        s.secret_value("kube-system", "bgp-auth", "password")
+            .as_deref(),
         Some("s3cret")
     );
     assert!(s.policies.is_empty());

@@ -16,7 +16,7 @@ mod neighbor;
 mod origination;
 mod scalar_or_map;
 
-pub use bfd::{BfdSetting, BfdTimers};
+pub use bfd::{BfdAuth, BfdSetting, BfdTimers};
 pub use neighbor::{Neighbor, NeighborConfig};
 pub use origination::{
     GracefulRestartConfig, ListenRange, Redistribute, RedistributeSource, StaticRoute,

@@ -46,7 +46,8 @@ pub(crate) struct Args {
     /// node's links.
     #[arg(long)]
     auto_direct_node_routes: bool,
-    /// Namespace of the Secrets named by `authSecretRef`.
+    /// Namespace of the Secrets named by `authSecretRef` and the `bgplane.io/bfd-auth-secret`
+    /// annotation.
     #[arg(long, default_value = "kube-system")]
     secrets_namespace: String,
     /// How often the manifest directory is looked at, in milliseconds.

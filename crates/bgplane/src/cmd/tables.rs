@@ -447,9 +447,10 @@ pub(crate) fn bfd_peers(d: &Value) -> String {
     let _ = writeln!(out, "Session count: {}", peers.len());
     let _ = writeln!(
         out,
-        "{:<26} {:<6} {:<10} {:<10} {:>10} {:>10} {:>10} {:>6} {:>6} {:>4} {:>9} {:>8} {:>8}  Diagnostic",
+        "{:<26} {:<6} {:<8} {:<10} {:<10} {:>10} {:>10} {:>10} {:>6} {:>6} {:>4} {:>9} {:>8} {:>8}  Diagnostic",
         "Peer",
         "Hops",
+        "Auth",
         "State",
         "Remote",
         "Since",
@@ -468,6 +469,16 @@ pub(crate) fn bfd_peers(d: &Value) -> String {
             Some(v) => v.to_string(),
             None => "-".into(),
         };
+        // Short names of the Auth Types (RFC 5880 §4.1).
+        let auth = match p.get("authentication").and_then(Value::as_str) {
+            None => "-",
+            Some("simple-password") => "simple",
+            Some("keyed-md5") => "md5",
+            Some("meticulous-keyed-md5") => "md5-met",
+            Some("keyed-sha1") => "sha1",
+            Some("meticulous-keyed-sha1") => "sha1-met",
+            Some(other) => other,
+        };
         let hops = if p.get("hops").is_some_and(|h| h == "single") {
             "single"
         } else {
@@ -475,9 +486,10 @@ pub(crate) fn bfd_peers(d: &Value) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<26} {:<6} {:<10} {:<10} {:>10} {:>10} {:>10} {:>6} {:>6} {:>4} {:>9} {:>8} {:>8}  {}",
+            "{:<26} {:<6} {:<8} {:<10} {:<10} {:>10} {:>10} {:>10} {:>6} {:>6} {:>4} {:>9} {:>8} {:>8}  {}",
             s(p, "peer"),
             hops,
+            auth,
             s(p, "state"),
             s(p, "remote-state"),
             duration(u(p, "since-secs")),
@@ -529,6 +541,7 @@ mod tests {
             peer: "10.90.0.2".parse().unwrap(),
             local: None,
             hops: bfd::runtime::Hops::Single,
+            authentication: None,
             state: bfd::SessionState::Up,
             remote_state: bfd::SessionState::Up,
             since_secs: 75,
@@ -551,6 +564,7 @@ mod tests {
         down.peer = "fd00::2".parse().unwrap();
         down.state = bfd::SessionState::Down;
         down.hops = bfd::runtime::Hops::Multi { minimum_ttl: 254 };
+        down.authentication = Some(bfd::auth::AuthType::MeticulousKeyedSha1);
         down.detection_time_ms = None;
         down.diagnostic = "control detection time expired".into();
         let json = serde_json::to_value(vec![up, down]).unwrap();
@@ -561,10 +575,11 @@ mod tests {
         };
         assert!(text.starts_with("Session count: 2\n"), "{text}");
         assert_eq!(
-            cols("10.90.0.2")[..13],
+            cols("10.90.0.2")[..14],
             [
                 "10.90.0.2",
                 "single",
+                "-",
                 "up",
                 "up",
                 "00:01:15",
@@ -578,8 +593,8 @@ mod tests {
                 "260"
             ]
         );
-        assert_eq!(cols("fd00::2")[1], "multi");
-        assert_eq!(cols("fd00::2")[10], "-");
+        assert_eq!(cols("fd00::2")[1..3], ["multi", "sha1-met"]);
+        assert_eq!(cols("fd00::2")[11], "-");
         assert!(text.contains("control detection time expired"), "{text}");
     }
 }

@@ -13,7 +13,7 @@ mod bfd;
 mod v2;
 mod v2alpha1;
 
-pub use bfd::BFD_ANNOTATION;
+pub use bfd::{BFD_ANNOTATION, BFD_AUTH_ANNOTATION};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -89,8 +89,9 @@ pub struct Inputs<'a> {
     pub policies: &'a [CiliumBGPPeeringPolicy],
     /// Every Service.
     pub services: &'a [Service],
-    /// The TCP MD5 password of a Secret by name (its `password` key), if it exists.
-    pub secret: &'a dyn Fn(&str) -> Option<String>,
+    /// A key of a Secret of the secrets namespace (Secret name, key), if both exist: the
+    /// TCP MD5 password of `authSecretRef` (`password`), BFD authentication.
+    pub secret: &'a dyn Fn(&str, &str) -> Option<String>,
     /// Agent settings.
     pub settings: &'a SpeakerSettings,
     /// The `cilium.io/v2` objects.

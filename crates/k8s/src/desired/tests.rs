@@ -35,7 +35,7 @@ fn run(
     svcs: &[Service],
 ) -> Result<Desired, DesiredError> {
     let s = settings();
-    let no_secret = |_: &str| None;
+    let no_secret = |_: &str, _: &str| None;
     desired(&Inputs {
         node: n,
         policies: p,
@@ -226,7 +226,7 @@ fn run_manifest(n: &NodeInfo, text: &str) -> Result<Desired, DesiredError> {
     let p: Vec<_> = snap.policies.values().cloned().collect();
     let svcs: Vec<_> = snap.services.values().cloned().collect();
     let s = settings();
-    let secret = |name: &str| snap.secret_password("kube-system", name);
+    let secret = |name: &str, field: &str| snap.secret_value("kube-system", name, field);
     desired(&Inputs {
         node: n,
         policies: &p,

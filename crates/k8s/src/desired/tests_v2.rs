@@ -28,7 +28,7 @@ fn run(s: &Snapshot, n: &NodeInfo) -> Result<Desired, DesiredError> {
         socket: "/run/bgplane/agent.sock".into(),
         metrics: None,
     };
-    let secret = |name: &str| s.secret_password("kube-system", name);
+    let secret = |name: &str, field: &str| s.secret_value("kube-system", name, field);
     let clusters: Vec<_> = s.cluster_configs.values().cloned().collect();
     let adverts: Vec<_> = s.advertisements.values().cloned().collect();
     let policies: Vec<_> = s.policies.values().cloned().collect();
@@ -325,4 +325,36 @@ fn a_peer_configs_bfd_annotation_turns_bfd_on_for_the_peers_that_use_it() {
         e.contains("CiliumBGPPeerConfig leaf-peer") && e.contains("bgplane.io/bfd"),
         "{e}"
     );
+}
+
+#[test]
+fn a_bfd_auth_secret_annotation_puts_the_secrets_key_in_the_peers_bfd_setting() {
+    let annotated = V2.replace(
+        "metadata: { name: leaf-peer }",
+        "metadata:\n  name: leaf-peer\n  annotations:\n    bgplane.io/bfd: \"{ transmit-interval: 100 }\"\n    bgplane.io/bfd-auth-secret: leaf-bfd",
+    ) + "---\napiVersion: v1\nkind: Secret\nmetadata: { name: leaf-bfd, namespace: kube-system }\nstringData: { type: keyed-sha1, key-id: \"3\", password: bfd-s3cret }\n";
+    let Desired::On { config, .. } = run(&snapshot(&annotated), &node()).unwrap() else {
+        panic!("selected")
+    };
+    let t = config.neighbors()[0].bfd.clone().expect("the leaf");
+    assert_eq!(t.transmit_interval, 100);
+    let a = t.authentication.expect("from the Secret");
+    assert_eq!(
+        (serde_json::json!(a.kind), a.key_id, a.password.as_str()),
+        (serde_json::json!("keyed-sha1"), 3, "bfd-s3cret")
+    );
+
+    // A Secret in another namespace is not read.
+    let elsewhere = annotated.replace(
+        "name: leaf-bfd, namespace: kube-system",
+        "name: leaf-bfd, namespace: default",
+    );
+    let e = run(&snapshot(&elsewhere), &node()).unwrap_err().to_string();
+    assert!(
+        e.contains("CiliumBGPPeerConfig leaf-peer")
+            && e.contains("bgplane.io/bfd-auth-secret")
+            && e.contains("Secret \"leaf-bfd\": not found"),
+        "{e}"
+    );
+    assert!(!e.contains("bfd-s3cret"), "{e}");
 }

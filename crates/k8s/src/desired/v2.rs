@@ -105,13 +105,12 @@ pub(super) fn plan(inp: &Inputs<'_>, cc: &CiliumBGPClusterConfig) -> Result<Plan
                                 format!("CiliumBGPPeerConfig {:?} not found", r.name),
                             )
                         })?;
-                    let bfd = bfd::from_annotations(pc.metadata.annotations.as_ref()).map_err(
-                        |(field, problem)| DesiredError::Invalid {
-                            object: format!("CiliumBGPPeerConfig {}", r.name),
-                            field,
-                            problem,
-                        },
-                    )?;
+                    let bfd = bfd::from_annotations(pc.metadata.annotations.as_ref(), inp.secret)
+                        .map_err(|(field, problem)| DesiredError::Invalid {
+                        object: format!("CiliumBGPPeerConfig {}", r.name),
+                        field,
+                        problem,
+                    })?;
                     (pc.spec.with_defaults(), bfd)
                 }
             };
@@ -230,7 +229,7 @@ pub(super) fn plan(inp: &Inputs<'_>, cc: &CiliumBGPClusterConfig) -> Result<Plan
             advertise.sort();
             let password = match &spec.auth_secret_ref {
                 None => None,
-                Some(secret) => Some((inp.secret)(secret).ok_or_else(|| {
+                Some(secret) => Some((inp.secret)(secret, "password").ok_or_else(|| {
                     invalid(
                         pf("peerConfigRef"),
                         format!("authSecretRef: Secret {secret:?} not found or without a `password` key"),

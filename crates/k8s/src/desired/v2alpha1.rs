@@ -53,7 +53,7 @@ pub(super) fn plan(
     let router_id = node
         .router_id()
         .ok_or_else(|| DesiredError::NoRouterId(node.name.clone()))?;
-    let bfd = bfd::from_annotations(policy.metadata.annotations.as_ref())
+    let bfd = bfd::from_annotations(policy.metadata.annotations.as_ref(), inp.secret)
         .map_err(|(field, problem)| invalid(field, problem))?;
     let vrs = &policy.spec.virtual_routers;
     let Some(first) = vrs.first() else {
@@ -116,7 +116,7 @@ pub(super) fn plan(
             }
             let password = match &n.auth_secret_ref {
                 None => None,
-                Some(secret) => Some((inp.secret)(secret).ok_or_else(|| {
+                Some(secret) => Some((inp.secret)(secret, "password").ok_or_else(|| {
                     invalid(
                         nf("authSecretRef"),
                         format!("Secret {secret:?} not found or without a `password` key"),
