@@ -26,6 +26,8 @@ pub mod code {
     pub const LONG_LIVED_GRACEFUL_RESTART: u8 = 71;
     /// FQDN (draft-walton-bgp-hostname-capability).
     pub const FQDN: u8 = 73;
+    /// BFD Strict-Mode (draft-ietf-idr-bgp-bfd-strict-mode §5).
+    pub const BFD_STRICT_MODE: u8 = 74;
 }
 
 /// One entry of the Extended Next Hop capability (RFC 8950 §3).
@@ -141,6 +143,9 @@ pub enum Capability {
         /// Domain name.
         domain: String,
     },
+    /// BFD strict mode: no Established before the BFD session is Up
+    /// (draft-ietf-idr-bgp-bfd-strict-mode §5; no value).
+    BfdStrictMode,
     /// Any other capability, or a known one whose value did not parse, kept as bytes.
     Unknown {
         /// Capability code.
@@ -165,6 +170,7 @@ impl Capability {
             Capability::EnhancedRouteRefresh => code::ENHANCED_ROUTE_REFRESH,
             Capability::LongLivedGracefulRestart(_) => code::LONG_LIVED_GRACEFUL_RESTART,
             Capability::Fqdn { .. } => code::FQDN,
+            Capability::BfdStrictMode => code::BFD_STRICT_MODE,
             Capability::Unknown { code, .. } => *code,
         }
     }
@@ -220,6 +226,7 @@ impl Capability {
                     .collect(),
             ),
             code::ENHANCED_ROUTE_REFRESH if v.is_empty() => Capability::EnhancedRouteRefresh,
+            code::BFD_STRICT_MODE if v.is_empty() => Capability::BfdStrictMode,
             code::LONG_LIVED_GRACEFUL_RESTART if v.len() % 7 == 0 => {
                 Capability::LongLivedGracefulRestart(
                     v.chunks_exact(7)
@@ -262,7 +269,8 @@ impl Capability {
             }
             Capability::RouteRefresh
             | Capability::ExtendedMessage
-            | Capability::EnhancedRouteRefresh => {}
+            | Capability::EnhancedRouteRefresh
+            | Capability::BfdStrictMode => {}
             Capability::ExtendedNextHop(entries) => {
                 for e in entries {
                     out.extend_from_slice(&e.nlri_afi.0.to_be_bytes());
@@ -324,6 +332,7 @@ impl std::fmt::Display for Capability {
             Capability::Multiprotocol(fam) => write!(f, "mp {fam}"),
             Capability::RouteRefresh => f.write_str("route-refresh"),
             Capability::EnhancedRouteRefresh => f.write_str("enhanced-route-refresh"),
+            Capability::BfdStrictMode => f.write_str("bfd-strict-mode"),
             Capability::ExtendedMessage => f.write_str("extended-message"),
             Capability::Role(r) => write!(f, "role {r}"),
             Capability::FourOctetAs(a) => write!(f, "4-octet-as {a}"),
@@ -452,6 +461,14 @@ mod tests {
             Capability::Unknown {
                 code: 65,
                 data: vec![1, 2, 3]
+            }
+        );
+        assert_eq!(Capability::decode(74, &[]), Capability::BfdStrictMode);
+        assert_eq!(
+            Capability::decode(code::BFD_STRICT_MODE, &[0]),
+            Capability::Unknown {
+                code: 74,
+                data: vec![0]
             }
         );
         assert_eq!(

@@ -253,6 +253,7 @@ fn capability() -> impl Strategy<Value = Capability> {
         family.clone().prop_map(Capability::Multiprotocol),
         Just(Capability::RouteRefresh),
         Just(Capability::EnhancedRouteRefresh),
+        Just(Capability::BfdStrictMode),
         Just(Capability::ExtendedMessage),
         any::<u8>().prop_map(Capability::Role),
         any::<u32>().prop_map(Capability::FourOctetAs),

@@ -51,6 +51,9 @@ pub enum Timer {
     Hold,
     /// KeepaliveTimer.
     Keepalive,
+    /// BfdHoldTimer: how long a session with a negotiated hold time of zero waits for
+    /// BFD in strict mode (draft-ietf-idr-bgp-bfd-strict-mode §3).
+    BfdHold,
 }
 
 /// FSM events, named and numbered as in RFC 4271 §8.1.
@@ -93,7 +96,29 @@ pub enum Event {
     UpdateMsgErr(Notification),
     /// A ROUTE-REFRESH message (RFC 2918; counts as an UpdateMsg for the hold timer).
     RouteRefreshMsg,
+    /// Event 32 of draft-ietf-idr-bgp-bfd-strict-mode §4, BfdUp; also Events 30
+    /// (BfdAdminDown) and 33 (BfdDisabled), which release a session waiting for BFD the
+    /// same way (§8.5.1).
+    BfdUp,
+    /// Event 31: BfdDown.
+    BfdDown,
+    /// Event 34: BfdHoldTimerExpires.
+    BfdHoldTimerExpires,
 }
+
+/// The sub-states of OpenSent that wait for BFD in strict mode
+/// (draft-ietf-idr-bgp-bfd-strict-mode §8.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum BfdPending {
+    /// OpenSentBfdUpPending: the peer's OPEN is accepted, our KEEPALIVE waits for BFD.
+    Open,
+    /// OpenSentConfirmedBfdUpPending: the peer's KEEPALIVE came too; BFD Up makes the
+    /// session Established.
+    Confirmed,
+}
+
+/// The BFD hold time by default: 30 s (draft-ietf-idr-bgp-bfd-strict-mode §3).
+pub const BFD_HOLD_TIME: u32 = 30;
 
 /// Why a connection went back to Idle.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -182,6 +207,12 @@ pub struct Fsm {
     /// Connection attempts failed in a row (reset when Established): the retry after a
     /// failure waits 1, 2, 4, … seconds up to ConnectRetryTime.
     failures: u32,
+    /// bfd.SessionState is Up or AdminDown, or BFD is not in use: nothing to wait for.
+    bfd_up: bool,
+    /// Waiting for BFD in strict mode.
+    pending: Option<BfdPending>,
+    /// BfdHoldTime in seconds.
+    bfd_hold_time: u32,
 }
 
 impl Fsm {
@@ -196,7 +227,29 @@ impl Fsm {
             negotiated: None,
             connect_retry_counter: 0,
             failures: 0,
+            bfd_up: true,
+            pending: None,
+            bfd_hold_time: BFD_HOLD_TIME,
         }
+    }
+
+    /// The FSM of a session that uses BFD: `up` is the BFD session's state now (Up or
+    /// AdminDown), `hold_time` the BfdHoldTime in seconds. Only matters in strict mode
+    /// ([`SessionParams::bfd_strict`]).
+    pub fn with_bfd(mut self, up: bool, hold_time: u32) -> Self {
+        self.bfd_up = up;
+        self.bfd_hold_time = hold_time;
+        self
+    }
+
+    /// Whether the BFD session is Up (or AdminDown, or BFD is not used).
+    pub fn bfd_up(&self) -> bool {
+        self.bfd_up
+    }
+
+    /// The OpenSent sub-state waiting for BFD, if any.
+    pub fn bfd_pending(&self) -> Option<BfdPending> {
+        self.pending
     }
 
     /// The current state.
@@ -223,6 +276,12 @@ impl Fsm {
     pub fn handle(&mut self, event: Event, out: &mut Vec<Action>) {
         use Event as E;
         use State as S;
+        match event {
+            E::BfdUp => self.bfd_up = true,
+            E::BfdDown => self.bfd_up = false,
+            _ => {}
+        }
+        let strict = self.negotiated.as_ref().is_some_and(|n| n.bfd_strict);
         match (self.state, event) {
             // ---- Idle (§8.2.2: all other events are ignored) ----
             (S::Idle, E::ManualStart | E::AutomaticStart) => {
@@ -267,6 +326,8 @@ impl Fsm {
                 self.state = S::Active;
             }
             (S::Connect | S::Active, E::ManualStart | E::AutomaticStart) => {}
+            // No DelayOpen here, so BFD has nothing to release yet (§8.3, §8.4).
+            (S::Connect | S::Active, E::BfdUp | E::BfdDown | E::BfdHoldTimerExpires) => {}
             (S::Connect | S::Active, _) => {
                 // Messages cannot arrive without a connection: an FSM error (§8.2.2).
                 out.push(Action::Disconnect);
@@ -274,7 +335,24 @@ impl Fsm {
             }
 
             // ---- OpenSent ----
+            (S::OpenSent, E::BgpOpen(_)) if self.pending.is_some() => {
+                // A second OPEN while waiting for BFD (§8.5.5).
+                self.fail(Notification::new(codes::FSM, 1, vec![]), out);
+            }
             (S::OpenSent, E::BgpOpen(open)) => match negotiate(&self.params, &open) {
+                Ok(n) if n.bfd_strict && !self.bfd_up => {
+                    // §8.5.5: no KEEPALIVE before BFD is Up.
+                    if n.hold_time > 0 {
+                        out.push(Action::StartTimer(Timer::Hold, u32::from(n.hold_time)));
+                    } else {
+                        out.push(Action::StopTimer(Timer::Hold));
+                        out.push(Action::StartTimer(Timer::BfdHold, self.bfd_hold_time));
+                    }
+                    let n = Box::new(n);
+                    self.negotiated = Some(n.clone());
+                    out.push(Action::OpenAccepted(n));
+                    self.pending = Some(BfdPending::Open);
+                }
                 Ok(n) => {
                     out.push(Action::SendKeepalive);
                     if n.hold_time > 0 {
@@ -290,6 +368,47 @@ impl Fsm {
                 }
                 Err(notification) => self.fail(notification, out),
             },
+            (S::OpenSent, E::KeepAliveMsg) if self.pending.is_some() => {
+                // §8.5.6: the peer's BFD came up first.
+                self.restart_hold(out);
+                self.pending = Some(BfdPending::Confirmed);
+            }
+            (S::OpenSent, E::BfdUp) => {
+                // §8.5.1.
+                if let Some(p) = self.pending.take() {
+                    out.push(Action::SendKeepalive);
+                    if let Some(n) = &self.negotiated {
+                        if n.hold_time > 0 {
+                            out.push(Action::StartTimer(Timer::Keepalive, u32::from(n.keepalive)));
+                        }
+                    }
+                    out.push(Action::StopTimer(Timer::BfdHold));
+                    match p {
+                        BfdPending::Open => self.state = S::OpenConfirm,
+                        BfdPending::Confirmed => {
+                            self.restart_hold(out);
+                            self.establish(out);
+                        }
+                    }
+                }
+            }
+            (S::OpenSent | S::OpenConfirm, E::BfdDown) if strict => {
+                // §8.5.2, §8.6.2.
+                self.fail(
+                    Notification::new(codes::CEASE, cease::BFD_DOWN, vec![]),
+                    out,
+                );
+            }
+            (S::OpenSent, E::BfdHoldTimerExpires) if self.pending.is_some() => {
+                // §8.5.3.
+                self.fail(
+                    Notification::new(codes::CEASE, cease::BFD_DOWN, vec![]),
+                    out,
+                );
+            }
+            // Otherwise BFD changes nothing here (§8.2–§8.7); a BFD failure of an
+            // Established session is the speaker's to act on (RFC 5882 §10.2).
+            (_, E::BfdUp | E::BfdDown | E::BfdHoldTimerExpires) => {}
             (S::OpenSent, E::TcpConnectionFails) => {
                 out.push(Action::Disconnect);
                 let wait = self.backoff();
@@ -299,14 +418,8 @@ impl Fsm {
 
             // ---- OpenConfirm ----
             (S::OpenConfirm, E::KeepAliveMsg) => {
-                self.state = S::Established;
-                self.failures = 0;
-                if let Some(n) = &self.negotiated {
-                    if n.hold_time > 0 {
-                        out.push(Action::StartTimer(Timer::Hold, u32::from(n.hold_time)));
-                    }
-                    out.push(Action::Established(n.clone()));
-                }
+                self.restart_hold(out);
+                self.establish(out);
             }
 
             // ---- Established ----
@@ -369,6 +482,14 @@ impl Fsm {
         }
     }
 
+    fn establish(&mut self, out: &mut Vec<Action>) {
+        self.state = State::Established;
+        self.failures = 0;
+        if let Some(n) = &self.negotiated {
+            out.push(Action::Established(n.clone()));
+        }
+    }
+
     fn send_open(&mut self, out: &mut Vec<Action>) {
         out.push(Action::SendOpen(self.params.open()));
         out.push(Action::StartTimer(Timer::Hold, LARGE_HOLD_TIME));
@@ -405,11 +526,17 @@ impl Fsm {
 
     fn go_idle(&mut self, reason: DownReason, out: &mut Vec<Action>) {
         let was_established = self.state == State::Established;
-        for t in [Timer::ConnectRetry, Timer::Hold, Timer::Keepalive] {
+        for t in [
+            Timer::ConnectRetry,
+            Timer::Hold,
+            Timer::Keepalive,
+            Timer::BfdHold,
+        ] {
             out.push(Action::StopTimer(t));
         }
         self.state = State::Idle;
         self.negotiated = None;
+        self.pending = None;
         out.push(Action::Down {
             reason,
             was_established,
@@ -419,3 +546,6 @@ impl Fsm {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod strict_tests;

@@ -77,6 +77,10 @@ pub struct SessionParams {
     pub graceful_restart: Option<GracefulRestart>,
     /// Host name for the FQDN capability.
     pub hostname: Option<String>,
+    /// BFD strict mode (draft-ietf-idr-bgp-bfd-strict-mode: BfdEnabled and
+    /// BfdStrictEnabled): announce the capability and, when the peer does too, wait for
+    /// BFD Up before Established.
+    pub bfd_strict: bool,
 }
 
 impl SessionParams {
@@ -96,6 +100,7 @@ impl SessionParams {
             extended_nexthop: false,
             graceful_restart: None,
             hostname: None,
+            bfd_strict: false,
         }
     }
 
@@ -145,6 +150,9 @@ impl SessionParams {
                 domain: String::new(),
             });
         }
+        if self.bfd_strict {
+            caps.push(Capability::BfdStrictMode);
+        }
         Open::new(self.local_asn, self.hold_time, self.local_id, caps)
     }
 }
@@ -179,6 +187,9 @@ pub struct Negotiated {
     pub peer_hostname: Option<String>,
     /// Every capability the peer announced.
     pub peer_capabilities: Vec<Capability>,
+    /// Both sides announced BFD strict mode (BfdStrictNegotiated,
+    /// draft-ietf-idr-bgp-bfd-strict-mode §6).
+    pub bfd_strict: bool,
 }
 
 impl Negotiated {
@@ -296,6 +307,7 @@ pub fn negotiate(local: &SessionParams, peer: &Open) -> Result<Negotiated, Notif
         peer_graceful_restart,
         peer_hostname,
         peer_capabilities: peer.capabilities().cloned().collect(),
+        bfd_strict: local.bfd_strict && has(|c| matches!(c, Capability::BfdStrictMode)),
     })
 }
 

@@ -56,6 +56,26 @@ pub struct BfdTimers {
     /// Authentication of every packet (RFC 5880 §6.7); none by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication: Option<BfdAuth>,
+    /// BFD strict mode (draft-ietf-idr-bgp-bfd-strict-mode, FRR's `bfd strict`): announce
+    /// the BFD Strict-Mode capability and, when the peer announces it too, keep the BGP
+    /// session from Established until the BFD session is Up.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub strict: bool,
+    /// BfdHoldTime: the seconds a strict session whose negotiated BGP hold time is zero
+    /// waits for BFD (30).
+    #[serde(
+        default = "default_strict_hold_time",
+        skip_serializing_if = "is_default_strict_hold_time"
+    )]
+    pub strict_hold_time: u32,
+}
+
+fn default_strict_hold_time() -> u32 {
+    30
+}
+
+fn is_default_strict_hold_time(v: &u32) -> bool {
+    *v == default_strict_hold_time()
 }
 
 /// `authentication: { type: meticulous-keyed-sha1, key-id: 1, password: ... }`.
@@ -117,6 +137,8 @@ impl Default for BfdTimers {
             multihop: None,
             minimum_ttl: default_minimum_ttl(),
             authentication: None,
+            strict: false,
+            strict_hold_time: default_strict_hold_time(),
         }
     }
 }
@@ -156,11 +178,19 @@ impl BfdSetting {
         if !(1..=254).contains(&t.minimum_ttl) {
             return Err(format!("minimum-ttl {}: must be 1 to 254", t.minimum_ttl));
         }
+        if t.strict_hold_time == 0 {
+            return Err("strict-hold-time 0: must be at least 1 second".into());
+        }
         Ok(())
     }
 }
 
 impl BfdTimers {
+    /// The BfdHoldTime of a neighbor in strict mode; `None` when not strict.
+    pub fn strict_hold(t: Option<&BfdTimers>) -> Option<u32> {
+        t.filter(|t| t.strict).map(|t| t.strict_hold_time)
+    }
+
     /// The session configuration these timers give.
     pub fn session_config(&self) -> bfd::SessionConfig {
         bfd::SessionConfig {

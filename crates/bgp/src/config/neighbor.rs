@@ -327,6 +327,24 @@ impl RouterConfig {
         &self,
         policies: &crate::policy::Policies,
     ) -> Result<(), (String, String)> {
+        // Strict mode needs BFD before BGP is up: a multihop session must know its source
+        // without waiting for the BGP session's.
+        for n in self.neighbors() {
+            let Some(t) = n.bfd.as_ref().filter(|t| t.strict) else {
+                continue;
+            };
+            let multihop = t.multihop.unwrap_or(
+                n.is_external(self.router.asn) && n.ebgp_multihop.is_some_and(|h| h > 1),
+            );
+            if multihop && n.local_address.is_none() {
+                return Err((
+                    format!("neighbor {}: bfd.strict", n.key()),
+                    "multihop BFD in strict mode needs the neighbor's local-address: the \
+                     BFD session must come up before the BGP session gives its source"
+                        .into(),
+                ));
+            }
+        }
         for (name, g) in &self.peer_groups {
             let k = |f: &str| format!("peer-groups.{name}.{f}");
             for (f, set) in [

@@ -443,6 +443,10 @@ fn bfd_timers_out_of_frr_bounds_are_refused_with_the_key() {
             "{ authentication: { type: simple-password, password: \"\" } }",
             "key of 0 octets",
         ),
+        (
+            "{ strict: true, strict-hold-time: 0 }",
+            "strict-hold-time 0",
+        ),
     ] {
         let e = err(&format!(
             "router: {{ asn: 65000, router-id: 10.0.0.1 }}\n\
@@ -478,4 +482,45 @@ fn bfd_authentication_takes_a_type_a_key_id_and_a_password_never_printed() {
     let e = err("router: { asn: 65000, router-id: 10.0.0.1 }\n\
          neighbors:\n  - { address: 10.0.0.2, remote-as: 65001, bfd: { authentication: { type: keyed-sha256, password: x } } }\n");
     assert!(e.to_string().contains("neighbors[0].bfd"), "{e}");
+}
+
+#[test]
+fn bfd_strict_mode_reads_and_writes_back_and_a_multihop_one_needs_a_local_address() {
+    let base = "router: { asn: 65000, router-id: 10.0.0.1 }\nneighbors:\n";
+    let c = RouterConfig::parse(
+        "r.yaml",
+        &format!("{base}  - {{ address: 10.0.0.2, remote-as: 65001, bfd: {{ strict: true, strict-hold-time: 10 }} }}\n"),
+    )
+    .unwrap();
+    let t = c.neighbors()[0].bfd.clone().unwrap();
+    assert_eq!((t.strict, t.strict_hold_time), (true, 10));
+    assert_eq!(BfdTimers::strict_hold(Some(&t)), Some(10));
+    let yaml = serde_norway::to_string(&c).unwrap();
+    assert!(
+        yaml.contains("strict: true") && yaml.contains("strict-hold-time: 10"),
+        "{yaml}"
+    );
+    assert_eq!(RouterConfig::parse("back", &yaml).unwrap(), c);
+    // Off by default, and the defaults are not written out.
+    let t = BfdTimers::default();
+    assert_eq!((t.strict, t.strict_hold_time), (false, 30));
+    assert_eq!(BfdTimers::strict_hold(Some(&t)), None);
+    let yaml = serde_norway::to_string(&t).unwrap();
+    assert!(!yaml.contains("strict"), "{yaml}");
+
+    // Multihop BFD gets its source from the BGP session unless local-address is set;
+    // in strict mode there is no BGP session before BFD.
+    let e = err(&format!(
+        "{base}  - {{ address: 10.0.9.2, remote-as: 65001, ebgp-multihop: 2, bfd: {{ strict: true }} }}\n"
+    ));
+    assert_eq!(e.key, "neighbor 10.0.9.2: bfd.strict", "{e}");
+    assert!(
+        e.problem.contains("needs the neighbor's local-address"),
+        "{e}"
+    );
+    RouterConfig::parse(
+        "r.yaml",
+        &format!("{base}  - {{ address: 10.0.9.2, remote-as: 65001, ebgp-multihop: 2, local-address: 10.0.0.1, bfd: {{ strict: true }} }}\n"),
+    )
+    .unwrap();
 }

@@ -164,6 +164,13 @@ pub struct BfdBrief {
     pub diagnostic: String,
     /// Seconds since its last change (`None`: none yet).
     pub since_secs: Option<u64>,
+    /// Strict mode is configured (draft-ietf-idr-bgp-bfd-strict-mode).
+    #[serde(default)]
+    pub strict: bool,
+    /// The BGP session waits in OpenSent for BFD to come up: `open-sent-bfd-up-pending`
+    /// or `open-sent-confirmed-bfd-up-pending` (the draft's sub-states, §8.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bgp_waiting: Option<String>,
 }
 
 /// Configured timers of a neighbor.

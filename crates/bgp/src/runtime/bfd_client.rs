@@ -2,8 +2,10 @@
 //! with `bfd` set, and resets the BGP session when its BFD session goes down.
 //!
 //! As FRR does by default, BGP does not wait for BFD to come up: BFD only takes a session
-//! down faster than the hold timer would. A peer that signals AdminDown is not a failure
-//! (RFC 5882 §3.2): the BGP session stays.
+//! down faster than the hold timer would. In strict mode (draft-ietf-idr-bgp-bfd-strict-mode)
+//! the session tasks hear of every change (BfdUp / BfdDown), and their FSM holds a session
+//! in OpenSent until BFD is Up. A peer that signals AdminDown is not a failure (RFC 5882
+//! §3.2): the BGP session stays.
 
 use std::net::IpAddr;
 use std::time::Instant;
@@ -113,7 +115,32 @@ impl Actor {
         }
         self.bfd_states
             .retain(|p, _| specs.iter().any(|s| s.peer == *p));
+        // BfdDisabled (draft-ietf-idr-bgp-bfd-strict-mode §4): nothing to wait for.
+        let gone: Vec<IpAddr> = self
+            .bfd_specs_sent
+            .iter()
+            .map(|s| s.peer)
+            .filter(|p| !specs.iter().any(|s| s.peer == *p))
+            .collect();
         self.bfd_specs_sent = specs;
+        for peer in gone {
+            self.tell_sessions(peer, true);
+        }
+    }
+
+    /// Whether the BFD session to `peer` is Up (or AdminDown): a new session task need
+    /// not wait for it in strict mode.
+    pub(super) fn bfd_is_up(&self, peer: IpAddr) -> bool {
+        self.bfd_states
+            .get(&peer)
+            .is_some_and(|b| matches!(b.state, SessionState::Up | SessionState::AdminDown))
+    }
+
+    /// Passes a BFD change to the session tasks of the neighbors at `peer`.
+    fn tell_sessions(&self, peer: IpAddr, up: bool) {
+        for p in self.peers.values().filter(|p| p.cfg.address == peer) {
+            let _ = p.tx.try_send(ToSession::Bfd(up));
+        }
     }
 
     /// The BFD session of a neighbor at `peer`, if BFD runs for it (Down until its first
@@ -129,6 +156,8 @@ impl Actor {
             state: state.name().into(),
             diagnostic: diag.name().into(),
             since_secs: secs,
+            strict: false,
+            bgp_waiting: None,
         })
     }
 
@@ -143,6 +172,14 @@ impl Actor {
                 since: Instant::now(),
             },
         );
+        // BfdUp, BfdAdminDown (ours, or the peer's: RFC 5882 §3.2) or BfdDown; Init is
+        // none of them.
+        match (e.to, e.remote) {
+            (SessionState::Up | SessionState::AdminDown, _)
+            | (SessionState::Down, SessionState::AdminDown) => self.tell_sessions(e.peer, true),
+            (SessionState::Down, _) => self.tell_sessions(e.peer, false),
+            (SessionState::Init, _) => {}
+        }
         if e.to != SessionState::Down || e.from != SessionState::Up {
             return;
         }

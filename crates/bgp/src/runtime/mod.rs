@@ -27,7 +27,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
-use crate::config::{MaxPrefixAction, Neighbor, Network, RemoteAsConfig, RouterConfig};
+use crate::config::{BfdTimers, MaxPrefixAction, Neighbor, Network, RemoteAsConfig, RouterConfig};
 use crate::fsm::State;
 use crate::negotiate::{RemoteAs, SessionParams};
 use crate::policy::Policies;
@@ -110,6 +110,8 @@ struct PeerRt {
     /// Our address on its last Established session (the source of a multihop BFD
     /// session when no `local-address` is configured).
     session_local: Option<IpAddr>,
+    /// Its session waits in OpenSent for BFD (strict mode).
+    bfd_pending: Option<crate::fsm::BfdPending>,
 }
 
 struct Actor {
@@ -448,10 +450,15 @@ impl Actor {
         }
         let id = sid.peer;
         match m {
-            FromSession::State { state, .. } => {
+            FromSession::State {
+                state, bfd_pending, ..
+            } => {
                 if let Some(p) = self.peers.get_mut(&id) {
+                    if p.state != state {
+                        p.since = Instant::now();
+                    }
                     p.state = state;
-                    p.since = Instant::now();
+                    p.bfd_pending = bfd_pending;
                 }
             }
             FromSession::Up {
@@ -568,6 +575,7 @@ impl Actor {
             session::SessionId { peer: id, token },
             self.graceful_restart_params(),
         );
+        spec.bfd_up = self.bfd_is_up(n.address);
         if let (Some(ifname), IpAddr::V6(ll)) = (&n.interface, n.address) {
             if let Some(ifindex) = self.link_index(ifname) {
                 spec.remote = SocketAddr::V6(std::net::SocketAddrV6::new(ll, n.port, 0, ifindex));
@@ -590,6 +598,7 @@ impl Actor {
                 gr_generation: 0,
                 token,
                 session_local: None,
+                bfd_pending: None,
             },
         );
         id
@@ -712,6 +721,8 @@ fn session_spec(
     params.graceful_restart = gr;
     // RFC 8950: IPv4 routes over an unnumbered (IPv6 link-local) session.
     params.extended_nexthop = n.interface.is_some();
+    let strict_hold = BfdTimers::strict_hold(n.bfd.as_ref());
+    params.bfd_strict = strict_hold.is_some();
     SessionSpec {
         id,
         remote: SocketAddr::new(n.address, n.port),
@@ -727,6 +738,8 @@ fn session_spec(
         params,
         connect_retry: n.connect_retry.unwrap_or(cfg.router.connect_retry),
         shutdown: n.shutdown_message().map(str::to_string),
+        bfd_up: false,
+        bfd_hold_time: strict_hold.unwrap_or(crate::fsm::BFD_HOLD_TIME),
     }
 }
 

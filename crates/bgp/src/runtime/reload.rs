@@ -8,7 +8,8 @@ use tracing::warn;
 
 use super::session::ToSession;
 use super::{peer_spec, speaker_config, Actor};
-use crate::config::{Neighbor, RouterConfig};
+use crate::config::{BfdTimers, Neighbor, RouterConfig};
+use crate::fsm::State;
 use crate::policy::Policies;
 use crate::rib::table::PeerId;
 
@@ -146,7 +147,15 @@ impl Actor {
                 continue;
             };
             let Some(id) = self.peer_id(n) else { continue };
-            if session_affecting(&old, &o, &new, n) {
+            // BfdStrictConfigChanged (draft-ietf-idr-bgp-bfd-strict-mode §8.3.4–§8.7.3):
+            // a session not yet Established starts over; an Established one keeps going.
+            let strict = BfdTimers::strict_hold(n.bfd.as_ref());
+            let strict_changed = BfdTimers::strict_hold(o.bfd.as_ref()) != strict;
+            let established = self
+                .peers
+                .get(&id)
+                .is_some_and(|p| p.state == State::Established);
+            if session_affecting(&old, &o, &new, n) || (strict_changed && !established) {
                 let cease = Notification::new(codes::CEASE, cease::OTHER_CONFIG_CHANGE, vec![]);
                 self.remove_neighbor(id, cease);
                 self.add_neighbor(n.clone());
@@ -165,6 +174,16 @@ impl Actor {
                 rt.cfg = n.clone();
             }
             self.apply_shutdown_change(id, &o, n, &mut notes);
+            if strict_changed {
+                if let Some(rt) = self.peers.get(&id) {
+                    let _ = rt.tx.try_send(ToSession::BfdStrict(strict));
+                }
+                notes.push(format!(
+                    "neighbor {}: BFD strict mode {} from the next session",
+                    n.key(),
+                    if strict.is_some() { "on" } else { "off" }
+                ));
+            }
             let export = o.export != n.export
                 || o.next_hop_self != n.next_hop_self
                 || o.route_reflector_client != n.route_reflector_client

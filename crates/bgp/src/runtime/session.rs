@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, warn};
 
-use crate::fsm::{Action, DownReason, Event, Fsm, State, Timer};
+use crate::fsm::{Action, BfdPending, DownReason, Event, Fsm, State, Timer};
 use crate::negotiate::{Negotiated, SessionParams};
 use crate::rib::table::PeerId;
 
@@ -57,6 +57,10 @@ pub struct SessionSpec {
     pub connect_retry: u32,
     /// Administratively down, with an optional shutdown communication.
     pub shutdown: Option<String>,
+    /// The BFD session is Up when the task starts (strict mode waits for it otherwise).
+    pub bfd_up: bool,
+    /// BfdHoldTime in seconds (draft-ietf-idr-bgp-bfd-strict-mode §3).
+    pub bfd_hold_time: u32,
 }
 
 /// Commands from the actor.
@@ -74,6 +78,12 @@ pub enum ToSession {
     Start,
     /// Ask the peer to resend a family (RFC 2918).
     RouteRefresh(Family),
+    /// The BFD session to the peer is Up (or AdminDown), or not: BfdUp / BfdDown
+    /// (draft-ietf-idr-bgp-bfd-strict-mode §4).
+    Bfd(bool),
+    /// BFD strict mode changed (with its BfdHoldTime; `None`: off) for an Established
+    /// session: the connections to come use it (§8.7.3: ignored while Established).
+    BfdStrict(Option<u32>),
     /// End the task.
     Exit,
     /// End the task and close the connections without a NOTIFICATION, as a crash would:
@@ -90,6 +100,8 @@ pub enum FromSession {
         id: SessionId,
         /// New state.
         state: State,
+        /// The OpenSent sub-state waiting for BFD in strict mode, if any.
+        bfd_pending: Option<BfdPending>,
     },
     /// A session became Established.
     Up {
@@ -139,14 +151,16 @@ struct Conn {
     hold: Option<Instant>,
     keepalive: Option<Instant>,
     connect_retry: Option<Instant>,
+    bfd_hold: Option<Instant>,
     connecting: Option<tokio::task::JoinHandle<std::io::Result<TcpStream>>>,
     negotiated: Option<Box<Negotiated>>,
 }
 
 impl Conn {
-    fn new(spec: &SessionSpec, passive: bool) -> Self {
+    fn new(spec: &SessionSpec, passive: bool, bfd_up: bool) -> Self {
         Conn {
-            fsm: Fsm::new(spec.params.clone(), passive, spec.connect_retry),
+            fsm: Fsm::new(spec.params.clone(), passive, spec.connect_retry)
+                .with_bfd(bfd_up, spec.bfd_hold_time),
             outgoing: false,
             reader: None,
             writer: None,
@@ -156,13 +170,14 @@ impl Conn {
             hold: None,
             keepalive: None,
             connect_retry: None,
+            bfd_hold: None,
             connecting: None,
             negotiated: None,
         }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        [self.hold, self.keepalive, self.connect_retry]
+        [self.hold, self.keepalive, self.connect_retry, self.bfd_hold]
             .into_iter()
             .flatten()
             .min()
@@ -248,27 +263,41 @@ pub async fn run(
 }
 
 async fn run_session(
-    spec: SessionSpec,
+    mut spec: SessionSpec,
     mut cmds: mpsc::Receiver<ToSession>,
     to_actor: mpsc::Sender<FromSession>,
 ) {
     let id = spec.id;
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT_KIB as usize));
-    let mut conns: Vec<Conn> = vec![Conn::new(&spec, spec.passive)];
+    let mut bfd_up = spec.bfd_up;
+    let mut conns: Vec<Conn> = vec![Conn::new(&spec, spec.passive, bfd_up)];
     let mut admin_down = spec.shutdown.is_some();
     let mut idle_until: Option<Instant> = None;
     let mut failures: u32 = 0;
     let mut established_at: Option<Instant> = None;
-    let mut last_state = State::Idle;
+    let mut last_state = (State::Idle, None);
     if !admin_down {
         step(&mut conns, 0, Event::ManualStart, &spec, &to_actor).await;
     }
     loop {
         // Report state changes of the primary connection.
-        let state = conns[0].fsm.state();
-        if state != last_state {
-            last_state = state;
-            let _ = to_actor.send(FromSession::State { id, state }).await;
+        let now_state = (conns[0].fsm.state(), conns[0].fsm.bfd_pending());
+        if now_state != last_state {
+            last_state = now_state;
+            let (state, bfd_pending) = now_state;
+            if bfd_pending.is_some() {
+                info!(
+                    ?bfd_pending,
+                    "OPEN accepted; waiting for BFD to come up (strict mode)"
+                );
+            }
+            let _ = to_actor
+                .send(FromSession::State {
+                    id,
+                    state,
+                    bfd_pending,
+                })
+                .await;
         }
         let deadline = conns
             .iter()
@@ -340,9 +369,20 @@ async fn run_session(
                     if admin_down {
                         admin_down = false;
                         failures = 0;
-                        conns[0] = Conn::new(&spec, spec.passive);
+                        conns[0] = Conn::new(&spec, spec.passive, bfd_up);
                         step(&mut conns, 0, Event::ManualStart, &spec, &to_actor).await;
                     }
+                }
+                ToSession::Bfd(up) => {
+                    bfd_up = up;
+                    let ev = if up { Event::BfdUp } else { Event::BfdDown };
+                    for i in (0..conns.len()).rev() {
+                        step(&mut conns, i, ev.clone(), &spec, &to_actor).await;
+                    }
+                }
+                ToSession::BfdStrict(hold) => {
+                    spec.params.bfd_strict = hold.is_some();
+                    spec.bfd_hold_time = hold.unwrap_or(crate::fsm::BFD_HOLD_TIME);
                 }
                 ToSession::RouteRefresh(family) => {
                     if let Some(c) = conns.iter().find(|c| c.fsm.state() == State::Established) {
@@ -373,7 +413,7 @@ async fn run_session(
                     idle_until = None;
                     if !admin_down && conns[0].fsm.state() == State::Idle {
                         // A fresh FSM: a promoted collision winner was passive.
-                        conns[0] = Conn::new(&spec, spec.passive);
+                        conns[0] = Conn::new(&spec, spec.passive, bfd_up);
                         step(&mut conns, 0, Event::AutomaticStart, &spec, &to_actor).await;
                     }
                 }
@@ -382,6 +422,7 @@ async fn run_session(
                         (Timer::Hold, Event::HoldTimerExpires),
                         (Timer::Keepalive, Event::KeepaliveTimerExpires),
                         (Timer::ConnectRetry, Event::ConnectRetryTimerExpires),
+                        (Timer::BfdHold, Event::BfdHoldTimerExpires),
                     ] {
                         if i >= conns.len() {
                             break;
@@ -390,6 +431,7 @@ async fn run_session(
                             Timer::Hold => &mut conns[i].hold,
                             Timer::Keepalive => &mut conns[i].keepalive,
                             Timer::ConnectRetry => &mut conns[i].connect_retry,
+                            Timer::BfdHold => &mut conns[i].bfd_hold,
                         };
                         if slot.is_some_and(|d| d <= now) {
                             *slot = None;
@@ -506,7 +548,7 @@ async fn accept(
         }
         State::OpenSent | State::OpenConfirm if conns.len() == 1 => {
             // A collision candidate: run a second FSM until the OPENs tell which stays.
-            let mut c = Conn::new(spec, true);
+            let mut c = Conn::new(spec, true, conns[0].fsm.bfd_up());
             c.attach(stream, spec, spec.id, to_actor);
             conns.push(c);
             step(conns, 1, Event::ManualStart, spec, to_actor).await;
@@ -674,7 +716,7 @@ async fn step(
             }
             Action::StartTimer(t, secs) => {
                 let d = match t {
-                    Timer::Hold => Duration::from_secs(u64::from(secs)),
+                    Timer::Hold | Timer::BfdHold => Duration::from_secs(u64::from(secs)),
                     Timer::Keepalive | Timer::ConnectRetry => jitter(secs),
                 };
                 let at = Some(Instant::now() + d);
@@ -682,12 +724,14 @@ async fn step(
                     Timer::Hold => conns[i].hold = at,
                     Timer::Keepalive => conns[i].keepalive = at,
                     Timer::ConnectRetry => conns[i].connect_retry = at,
+                    Timer::BfdHold => conns[i].bfd_hold = at,
                 }
             }
             Action::StopTimer(t) => match t {
                 Timer::Hold => conns[i].hold = None,
                 Timer::Keepalive => conns[i].keepalive = None,
                 Timer::ConnectRetry => conns[i].connect_retry = None,
+                Timer::BfdHold => conns[i].bfd_hold = None,
             },
             Action::OpenAccepted(n) => {
                 conns[i].negotiated = Some(n.clone());

@@ -246,11 +246,15 @@ pub(crate) fn neighbors(d: &Value) -> String {
         }
         if let Some(b) = n.get("bfd").filter(|b| b.is_object()) {
             // As FRR's "BFD: Type: single hop ... Status: Up".
-            let kind = if b.get("multihop").and_then(Value::as_bool) == Some(true) {
+            let mut kind = if b.get("multihop").and_then(Value::as_bool) == Some(true) {
                 "multi hop"
             } else {
                 "single hop"
-            };
+            }
+            .to_string();
+            if b.get("strict").and_then(Value::as_bool) == Some(true) {
+                kind.push_str(", strict");
+            }
             let since = match b.get("since_secs").and_then(Value::as_u64) {
                 Some(t) => format!(", last change {} ago", duration(t)),
                 None => String::new(),
@@ -261,6 +265,9 @@ pub(crate) fn neighbors(d: &Value) -> String {
                 s(b, "state"),
                 s(b, "diagnostic")
             );
+            if let Some(w) = b.get("bgp_waiting").and_then(Value::as_str) {
+                let _ = writeln!(out, "  BGP waits for BFD to come up (strict mode, {w})");
+            }
         }
         if let Some(e) = n.get("last_error").and_then(Value::as_str) {
             let _ = writeln!(out, "  Last reset: {e}");

@@ -24,6 +24,7 @@ mod attributes;
 mod bfd;
 mod bfd_bird;
 mod bfd_multihop;
+mod bfd_strict;
 mod bird;
 mod dynamic;
 mod ecmp;
