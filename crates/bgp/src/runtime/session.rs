@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, warn};
 
-use crate::fsm::{Action, BfdPending, DownReason, Event, Fsm, State, Timer};
+use crate::fsm::{Action, BfdPending, DownReason, Event, State, Timer};
 use crate::negotiate::{Negotiated, SessionParams};
 use crate::rib::table::PeerId;
 
@@ -138,117 +138,6 @@ pub enum FromSession {
         /// Peer.
         id: SessionId,
     },
-}
-
-struct Conn {
-    fsm: Fsm,
-    outgoing: bool,
-    reader: Option<OwnedReadHalf>,
-    writer: Option<mpsc::UnboundedSender<(Vec<u8>, bool)>>,
-    local: Option<SocketAddr>,
-    remote: Option<SocketAddr>,
-    buf: Vec<u8>,
-    hold: Option<Instant>,
-    keepalive: Option<Instant>,
-    connect_retry: Option<Instant>,
-    bfd_hold: Option<Instant>,
-    connecting: Option<tokio::task::JoinHandle<std::io::Result<TcpStream>>>,
-    negotiated: Option<Box<Negotiated>>,
-}
-
-impl Conn {
-    fn new(spec: &SessionSpec, passive: bool, bfd_up: bool) -> Self {
-        Conn {
-            fsm: Fsm::new(spec.params.clone(), passive, spec.connect_retry)
-                .with_bfd(bfd_up, spec.bfd_hold_time),
-            outgoing: false,
-            reader: None,
-            writer: None,
-            local: None,
-            remote: None,
-            buf: Vec::with_capacity(1 << 16),
-            hold: None,
-            keepalive: None,
-            connect_retry: None,
-            bfd_hold: None,
-            connecting: None,
-            negotiated: None,
-        }
-    }
-
-    fn next_deadline(&self) -> Option<Instant> {
-        [self.hold, self.keepalive, self.connect_retry, self.bfd_hold]
-            .into_iter()
-            .flatten()
-            .min()
-    }
-
-    fn send(&self, bytes: Vec<u8>, notify: bool) {
-        if let Some(w) = &self.writer {
-            let _ = w.send((bytes, notify));
-        }
-    }
-
-    fn attach(
-        &mut self,
-        stream: TcpStream,
-        spec: &SessionSpec,
-        id: SessionId,
-        to_actor: &mpsc::Sender<FromSession>,
-    ) {
-        let _ = stream.set_nodelay(true);
-        if let Some(ttl) = spec.ttl {
-            set_ttl(&stream, ttl);
-        }
-        if let Some(min) = spec.min_ttl {
-            if let Err(e) = super::sockopt::set_min_ttl(&stream, min) {
-                warn!(%e, "cannot set the minimum TTL {min} (GTSM)");
-            }
-        }
-        self.local = stream.local_addr().ok();
-        self.remote = stream.peer_addr().ok();
-        let (r, mut w) = stream.into_split();
-        self.reader = Some(r);
-        let (tx, mut rx) = mpsc::unbounded_channel::<(Vec<u8>, bool)>();
-        self.writer = Some(tx);
-        let to_actor = to_actor.clone();
-        tokio::spawn(async move {
-            while let Some((bytes, notify)) = rx.recv().await {
-                if w.write_all(&bytes).await.is_err() {
-                    break;
-                }
-                if notify && to_actor.send(FromSession::Drained { id }).await.is_err() {
-                    break;
-                }
-            }
-            let _ = w.shutdown().await;
-        });
-    }
-
-    fn detach(&mut self) {
-        self.reader = None;
-        self.writer = None; // the writer task flushes what is queued, then closes
-        self.buf.clear();
-        if let Some(c) = self.connecting.take() {
-            c.abort();
-        }
-    }
-}
-
-fn set_ttl(stream: &TcpStream, ttl: u8) {
-    let sock = socket2::SockRef::from(stream);
-    let r = match stream.local_addr() {
-        Ok(SocketAddr::V6(_)) => sock.set_unicast_hops_v6(u32::from(ttl)),
-        _ => sock.set_ttl(u32::from(ttl)),
-    };
-    if let Err(e) = r {
-        warn!(%e, "cannot set TTL {ttl}");
-    }
-}
-
-fn jitter(secs: u32) -> Duration {
-    // RFC 4271 §10: a random factor between 0.75 and 1.0.
-    Duration::from_secs_f64(f64::from(secs) * (0.75 + fastrand::f64() * 0.25))
 }
 
 /// Runs the session task until `Exit` or the actor goes away.
@@ -800,6 +689,8 @@ async fn connect(spec: &SessionSpec) -> std::io::Result<TcpStream> {
 }
 
 mod collision;
+mod conn;
+use conn::{jitter, Conn};
 
 #[cfg(test)]
 mod tests;
