@@ -323,6 +323,12 @@ pub fn node_info(n: &Node) -> NodeInfo {
         pod_cidrs: cidrs.iter().filter_map(|c| c.parse().ok()).collect(),
         addresses: addresses.into_iter().map(|(_, a)| a).collect(),
         default_gateways: Vec::new(),
+        graceful_shutdown: n
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(crate::desired::GRACEFUL_SHUTDOWN_ANNOTATION))
+            .cloned(),
     }
 }
 
@@ -368,5 +374,14 @@ mod tests {
         assert_eq!(info.pod_cidrs, vec!["10.1.1.0/24".parse().unwrap()]);
         assert_eq!(info.router_id(), Some("10.0.5.12".parse().unwrap()));
         assert_eq!(info.labels["rack"], "rack0");
+        assert_eq!(info.graceful_shutdown, None);
+        let text = text.replace(
+            "labels: {rack: rack0}",
+            "labels: {rack: rack0}, annotations: {bgplane.io/graceful-shutdown: \"true\"}",
+        );
+        let Object::Node(n) = parse("n.yaml", &text).unwrap().remove(0) else {
+            panic!()
+        };
+        assert_eq!(node_info(&n).graceful_shutdown.as_deref(), Some("true"));
     }
 }

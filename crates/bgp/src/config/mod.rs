@@ -123,6 +123,12 @@ pub struct Global {
     /// Reflect routes between route-reflector clients (RFC 4456 §5).
     #[serde(default = "yes")]
     pub client_to_client_reflection: bool,
+    /// Graceful shutdown of every session (RFC 8326, FRR's `bgp graceful-shutdown`): the
+    /// routes sent carry the GRACEFUL_SHUTDOWN community (with LOCAL_PREF 0 to iBGP), and
+    /// those from eBGP peers are lowered to LOCAL_PREF 0 here, so that traffic moves to
+    /// other paths before the sessions are taken down.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub graceful_shutdown: bool,
     /// Announce connected subnets and static routes (`redistribute connected|static`).
     #[serde(default)]
     pub redistribute: Redistribute,
@@ -560,6 +566,7 @@ impl Global {
             fib: fib::FibConfig::default(),
             cluster_id: None,
             client_to_client_reflection: true,
+            graceful_shutdown: false,
             redistribute: Redistribute::default(),
             listen_ranges: Vec::new(),
             listen_limit: default_listen_limit(),

@@ -72,6 +72,9 @@ pub struct NeighborConfig {
     /// Announce a default route to the peer (FRR's `default-originate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_originate: Option<bool>,
+    /// Graceful shutdown of this session only (RFC 8326; see `router.graceful-shutdown`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graceful_shutdown: Option<bool>,
     /// Import policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub import: Option<String>,
@@ -129,6 +132,7 @@ impl NeighborConfig {
             next_hop_self,
             route_reflector_client,
             default_originate,
+            graceful_shutdown,
             import,
             export,
             max_prefix,
@@ -181,6 +185,8 @@ pub struct Neighbor {
     pub route_reflector_client: bool,
     /// default-originate.
     pub default_originate: bool,
+    /// Graceful shutdown of this session (RFC 8326), besides the router-wide one.
+    pub graceful_shutdown: bool,
     /// Import policy.
     pub import: Option<String>,
     /// Export policy.
@@ -251,6 +257,7 @@ impl Neighbor {
             next_hop_self: c.next_hop_self.unwrap_or(false),
             route_reflector_client: c.route_reflector_client.unwrap_or(false),
             default_originate: c.default_originate.unwrap_or(false),
+            graceful_shutdown: c.graceful_shutdown.unwrap_or(false),
             import: c.import,
             export: c.export,
             max_prefix: c.max_prefix,

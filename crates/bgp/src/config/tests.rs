@@ -524,3 +524,30 @@ fn bfd_strict_mode_reads_and_writes_back_and_a_multihop_one_needs_a_local_addres
     )
     .unwrap();
 }
+
+#[test]
+fn graceful_shutdown_is_set_router_wide_or_per_neighbor_and_inherited_from_a_peer_group() {
+    let c = RouterConfig::parse(
+        "r.yaml",
+        "router: { asn: 65000, router-id: 10.0.0.1, graceful-shutdown: true }\n\
+         peer-groups:\n  G: { remote-as: 65002, graceful-shutdown: true }\n\
+         neighbors:\n  - { address: 10.0.0.2, remote-as: 65001 }\n  \
+         - { address: 10.0.0.3, peer-group: G }\n",
+    )
+    .unwrap();
+    assert!(c.router.graceful_shutdown);
+    let n = c.neighbors();
+    assert_eq!(
+        (n[0].graceful_shutdown, n[1].graceful_shutdown),
+        (false, true)
+    );
+    let yaml = serde_norway::to_string(&c).unwrap();
+    assert_eq!(RouterConfig::parse("back", &yaml).unwrap(), c);
+    // Off by default, and not written out then.
+    let off =
+        RouterConfig::parse("r.yaml", "router: { asn: 65000, router-id: 10.0.0.1 }\n").unwrap();
+    assert!(!off.router.graceful_shutdown);
+    assert!(!serde_norway::to_string(&off)
+        .unwrap()
+        .contains("graceful-shutdown"));
+}

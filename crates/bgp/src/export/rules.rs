@@ -85,6 +85,9 @@ pub struct GroupKey {
     pub client_to_client: bool,
     /// The peers get a default route whatever the RIB holds.
     pub default_originate: bool,
+    /// Graceful shutdown (RFC 8326 §4.1): every route sent carries the
+    /// GRACEFUL_SHUTDOWN community, and LOCAL_PREF 0 to iBGP peers.
+    pub graceful_shutdown: bool,
     /// Export policy name.
     pub export_policy: Option<String>,
     /// `next-hop-self` towards iBGP.
@@ -247,6 +250,10 @@ pub fn outbound<'a>(
             }
         }
     }
+    if key.graceful_shutdown {
+        // After the export policy, which cannot take it away (as FRR does).
+        a.to_mut().mark_graceful_shutdown(!key.external);
+    }
     let mut next_hop = if self_nh {
         self_next_hop(family, key)?
     } else {
@@ -325,6 +332,7 @@ pub(crate) mod tests {
             cluster_id: Ipv4Addr::new(10, 0, 0, 1),
             client_to_client: true,
             default_originate: false,
+            graceful_shutdown: false,
             rr_client: false,
             export_policy: None,
             next_hop_self: false,
@@ -397,6 +405,36 @@ pub(crate) mod tests {
         assert_eq!(a.as_path.to_string(), "65001");
         assert_eq!(a.next_hop, NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)));
         assert_eq!((a.local_pref, a.med), (Some(150), Some(7)));
+    }
+
+    #[test]
+    fn in_graceful_shutdown_every_route_carries_the_community_and_ibgp_gets_local_pref_zero() {
+        let p: Prefix = P.parse().unwrap();
+        let mut learned = learned(Some(7));
+        learned.communities.push(Community::new(65001, 1));
+        for external in [true, false] {
+            let mut k = key(external);
+            k.graceful_shutdown = true;
+            let e = export(p, &learned, Source::External, ID, &k, None).unwrap();
+            let ctx = if external {
+                SessionContext::ebgp()
+            } else {
+                SessionContext::ibgp()
+            };
+            let a = decoded(&e, ctx);
+            assert_eq!(
+                a.communities.to_vec(),
+                vec![Community::new(65001, 1), Community::GRACEFUL_SHUTDOWN],
+                "RFC 8326 §4.1, external {external}"
+            );
+            let want = if external { None } else { Some(0) };
+            assert_eq!(a.local_pref, want, "external {external}");
+        }
+        // Without it: untouched.
+        let e = export(p, &learned, Source::External, ID, &key(false), None).unwrap();
+        let a = decoded(&e, SessionContext::ibgp());
+        assert!(!a.has_community(Community::GRACEFUL_SHUTDOWN));
+        assert_eq!(a.local_pref, Some(150));
     }
 
     #[test]

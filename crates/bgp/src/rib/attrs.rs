@@ -212,6 +212,18 @@ impl Attrs {
         self.communities.contains(&c)
     }
 
+    /// Graceful shutdown (RFC 8326 §4.1): the GRACEFUL_SHUTDOWN community added (the
+    /// list kept sorted), and LOCAL_PREF 0 if `lower`.
+    pub fn mark_graceful_shutdown(&mut self, lower: bool) {
+        if !self.has_community(Community::GRACEFUL_SHUTDOWN) {
+            self.communities.push(Community::GRACEFUL_SHUTDOWN);
+            self.communities.sort_unstable();
+        }
+        if lower {
+            self.local_pref = Some(0);
+        }
+    }
+
     /// Appends the path attributes field to send on a session with context `ctx`: every
     /// attribute but MP_REACH_NLRI, in type-code order. `with_next_hop` adds NEXT_HOP (for
     /// IPv4 prefixes in the NLRI field).

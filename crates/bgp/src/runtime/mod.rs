@@ -696,6 +696,7 @@ fn peer_spec(cfg: &RouterConfig, n: &Neighbor) -> PeerSpec {
     s.next_hop_self = n.next_hop_self;
     s.rr_client = n.route_reflector_client;
     s.default_originate = n.default_originate;
+    s.graceful_shutdown = cfg.router.graceful_shutdown || n.graceful_shutdown;
     s.graceful_restart = cfg.router.graceful_restart.enabled;
     s.allowas_in = n.allowas_in;
     s.max_prefix = n.max_prefix.map(|m| PrefixLimit {

@@ -184,12 +184,27 @@ impl Actor {
                     if strict.is_some() { "on" } else { "off" }
                 ));
             }
+            // Graceful shutdown (RFC 8326) marks routes both ways.
+            let gshut = old.router.graceful_shutdown || o.graceful_shutdown;
+            let gshut_changed = gshut != (new.router.graceful_shutdown || n.graceful_shutdown);
+            if gshut_changed {
+                notes.push(format!(
+                    "neighbor {}: graceful shutdown {}",
+                    n.key(),
+                    if gshut { "ended" } else { "started" }
+                ));
+            }
             let export = o.export != n.export
                 || o.next_hop_self != n.next_hop_self
                 || o.route_reflector_client != n.route_reflector_client
                 || o.default_originate != n.default_originate
-                || rfc8212_changed;
-            let import = o.import != n.import || o.allowas_in != n.allowas_in || rfc8212_changed;
+                || rfc8212_changed
+                || gshut_changed;
+            // Only an eBGP peer's routes are lowered on the way in.
+            let import = o.import != n.import
+                || o.allowas_in != n.allowas_in
+                || rfc8212_changed
+                || (gshut_changed && n.is_external(new.router.asn));
             if export || (policies_changed && n.export.is_some()) {
                 self.speaker.resend(id, None);
                 notes.push(format!("neighbor {}: routes re-sent", n.key()));

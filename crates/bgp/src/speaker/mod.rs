@@ -6,6 +6,7 @@
 //! UPDATE, never per prefix.
 
 mod fibfeed;
+mod group_key;
 mod receive;
 pub mod restart;
 mod send;
@@ -23,6 +24,7 @@ use crate::rib::attrs::{Attrs, NextHop};
 use crate::rib::decision::DecisionOptions;
 use crate::rib::table::{Path, PeerId, LOCAL_PEER};
 use crate::rib::{DecisionContext, MultipathOptions, PeerFacts, Rib};
+use group_key::group_key;
 
 pub use fibfeed::{FibChange, FibHop};
 pub use receive::ReceiveError;
@@ -110,6 +112,9 @@ pub struct PeerSpec {
     /// Send the peer a default route (0.0.0.0/0, ::/0) whatever the RIB holds (FRR's
     /// `default-originate`).
     pub default_originate: bool,
+    /// Graceful shutdown (RFC 8326): routes sent carry GRACEFUL_SHUTDOWN, and an eBGP
+    /// peer's routes get LOCAL_PREF 0.
+    pub graceful_shutdown: bool,
 }
 
 impl PeerSpec {
@@ -128,6 +133,7 @@ impl PeerSpec {
             graceful_restart: false,
             allowas_in: 0,
             default_originate: false,
+            graceful_shutdown: false,
         }
     }
 }
@@ -722,52 +728,6 @@ impl Speaker {
             }
             None => (Source::Internal, Ipv4Addr::UNSPECIFIED),
         }
-    }
-}
-
-/// The update-group key of a session.
-fn group_key(
-    cfg: &SpeakerConfig,
-    spec: &PeerSpec,
-    n: &Negotiated,
-    local: SocketAddr,
-    addrs: &LocalAddrs,
-) -> GroupKey {
-    let (mut local_v4, mut local_v6) = match local.ip() {
-        IpAddr::V4(a) => (Some(a), None),
-        IpAddr::V6(a) => match a.to_ipv4_mapped() {
-            Some(v4) => (Some(v4), None),
-            None => {
-                let ll = (a.segments()[0] & 0xffc0 == 0xfe80).then_some(a);
-                (None, Some((a, ll)))
-            }
-        },
-    };
-    if local_v4.is_none() {
-        local_v4 = addrs.v4;
-    }
-    match (&mut local_v6, addrs.v6, addrs.v6_link_local) {
-        (None, Some(g), ll) => local_v6 = Some((g, ll)),
-        (None, None, Some(ll)) => local_v6 = Some((ll, Some(ll))),
-        (Some((g, ll)), _, Some(l)) if ll.is_none() && *g != l => *ll = Some(l),
-        _ => {}
-    }
-    GroupKey {
-        external: n.is_external(),
-        withhold: cfg.withholds(n.is_external(), spec.export.as_deref()),
-        local_asn: spec.local_asn,
-        router_id: cfg.router_id,
-        cluster_id: cfg.cluster_id,
-        rr_client: spec.rr_client,
-        client_to_client: cfg.client_to_client,
-        default_originate: spec.default_originate,
-        export_policy: spec.export.clone(),
-        next_hop_self: spec.next_hop_self,
-        tx: n.tx,
-        families: n.families.clone(),
-        extended_nexthop: n.extended_nexthop,
-        local_v4,
-        local_v6,
     }
 }
 

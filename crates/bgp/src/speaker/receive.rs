@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use bgp_wire::notification::{cease, codes};
 use bgp_wire::route_refresh::subtype;
-use bgp_wire::{Family, Message, Nlri, Notification, Update};
+use bgp_wire::{Community, Family, Message, Nlri, Notification, Update};
 use tracing::{debug, warn};
 
 use super::{PeerId, Speaker};
@@ -197,6 +197,11 @@ impl Speaker {
             }
             let mut attrs = base.clone();
             attrs.next_hop = nh;
+            // RFC 8326 §4.2, as FRR does: a path an eBGP peer marked for graceful shutdown
+            // is least preferred (an import policy may still set another LOCAL_PREF).
+            if external && attrs.has_community(Community::GRACEFUL_SHUTDOWN) {
+                attrs.local_pref = Some(0);
+            }
             let import = match &import {
                 _ if withhold => Import::Nothing,
                 Some(name) => Import::Policy(name),
@@ -225,11 +230,19 @@ impl Speaker {
         address: IpAddr,
     ) {
         let fi = family_index(fam);
+        // Graceful shutdown (RFC 8326 §4.1, as FRR): an eBGP peer's routes are lowered
+        // here too, after import policy.
+        let lower = self.peer(id).is_some_and(|p| {
+            p.spec.graceful_shutdown
+                && p.session
+                    .as_ref()
+                    .is_some_and(|s| s.negotiated.is_external())
+        });
         // Without import policy the set is interned once for all prefixes of the field.
         let shared = match import {
             Import::Nothing => Some((self.rib.attrs.intern(attrs.clone()), path_flags::REJECTED)),
             _ if self.import_policy(import).is_none() => {
-                Some((self.rib.attrs.intern(attrs.clone()), 0))
+                Some((self.rib.attrs.intern(gshut(attrs.clone(), lower)), 0))
             }
             _ => None,
         };
@@ -256,7 +269,7 @@ impl Speaker {
                                 | NextHopAction::Keep
                                 | NextHopAction::SelfAddress => {}
                             }
-                            (self.rib.attrs.intern(a), 0)
+                            (self.rib.attrs.intern(gshut(a, lower)), 0)
                         }
                         Some(PolicyResult::Reject) | None => {
                             (self.rib.attrs.intern(attrs.clone()), path_flags::REJECTED)
@@ -426,4 +439,13 @@ pub(super) fn mark_stale(d: &mut crate::rib::table::Dest, peer: PeerId) {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A received path of a session in graceful shutdown (`lower`): GRACEFUL_SHUTDOWN added
+/// and LOCAL_PREF 0 (RFC 8326 §4.1); unchanged otherwise.
+fn gshut(mut a: Attrs, lower: bool) -> Attrs {
+    if lower {
+        a.mark_graceful_shutdown(true);
+    }
+    a
 }

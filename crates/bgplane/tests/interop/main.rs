@@ -32,6 +32,7 @@ mod edge;
 mod fib;
 mod frr;
 mod gobgp;
+mod gshut;
 mod malformed;
 mod openbgpd;
 mod origination;

@@ -47,7 +47,15 @@ pub struct NodeInfo {
     pub addresses: Vec<IpAddr>,
     /// The gateways of the node's default routes (for v2 `autoDiscovery: DefaultGateway`).
     pub default_gateways: Vec<IpAddr>,
+    /// The node's [`GRACEFUL_SHUTDOWN_ANNOTATION`], as written.
+    pub graceful_shutdown: Option<String>,
 }
+
+/// A Node annotation that puts the node's BGP sessions into graceful shutdown (RFC 8326)
+/// while it is `"true"`: the routes it advertises carry the GRACEFUL_SHUTDOWN community
+/// (and LOCAL_PREF 0 to iBGP peers), so the fabric moves traffic to other nodes before the
+/// node goes away. Cilium has no counterpart.
+pub const GRACEFUL_SHUTDOWN_ANNOTATION: &str = "bgplane.io/graceful-shutdown";
 
 impl NodeInfo {
     /// The BGP identifier: the node's first IPv4 address, as Cilium uses.
@@ -342,6 +350,20 @@ fn emit(inp: &Inputs<'_>, plan: Plan) -> Result<Desired, DesiredError> {
         api.insert("metrics".into(), json!(m.to_string()));
     }
     router.insert("api".into(), Value::Object(api));
+    let gshut = match inp.node.graceful_shutdown.as_deref().map(str::trim) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(DesiredError::Invalid {
+                object: format!("Node {}", inp.node.name),
+                field: format!("metadata.annotations[{GRACEFUL_SHUTDOWN_ANNOTATION:?}]"),
+                problem: format!("{other:?}: expected \"true\" or \"false\""),
+            })
+        }
+    };
+    if gshut {
+        router.insert("graceful-shutdown".into(), json!(true));
+    }
     router.insert(
         "graceful-restart".into(),
         match gr {

@@ -19,6 +19,7 @@ fn node(name: &str, rack: &str, ip: &str, cidr: &str) -> NodeInfo {
         pod_cidrs: vec![cidr.parse().unwrap()],
         addresses: vec![ip.parse().unwrap()],
         default_gateways: vec![],
+        graceful_shutdown: None,
     }
 }
 

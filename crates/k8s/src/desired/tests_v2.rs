@@ -19,6 +19,7 @@ fn node() -> NodeInfo {
         ],
         addresses: vec!["10.0.5.12".parse().unwrap()],
         default_gateways: vec!["10.0.5.254".parse().unwrap()],
+        graceful_shutdown: None,
     }
 }
 
@@ -357,4 +358,27 @@ fn a_bfd_auth_secret_annotation_puts_the_secrets_key_in_the_peers_bfd_setting() 
         "{e}"
     );
     assert!(!e.contains("bfd-s3cret"), "{e}");
+}
+
+#[test]
+fn the_graceful_shutdown_annotation_of_the_node_puts_its_router_into_graceful_shutdown() {
+    let s = snapshot(V2);
+    let on = |v: Option<&str>| {
+        let mut n = node();
+        n.graceful_shutdown = v.map(str::to_string);
+        run(&s, &n)
+    };
+    for (v, want) in [(None, false), (Some("false"), false), (Some("true"), true)] {
+        let Desired::On { config, .. } = on(v).unwrap() else {
+            panic!("selected")
+        };
+        assert_eq!(config.router.graceful_shutdown, want, "{v:?}");
+    }
+    let e = on(Some("yes")).unwrap_err().to_string();
+    assert!(
+        e.contains("Node worker")
+            && e.contains("bgplane.io/graceful-shutdown")
+            && e.contains("expected \"true\" or \"false\""),
+        "{e}"
+    );
 }
