@@ -49,20 +49,24 @@ pub(crate) fn down_and_reset(
     let detected = t0.elapsed();
     let s = our_bfd(bgplane, peer).unwrap();
     assert_eq!(s["diagnostic"], "control detection time expired", "{s}");
-    wait_for(
-        "the BGP session reset by BFD",
-        Duration::from_secs(10),
-        || match bgplane.last_error(peer)? {
-            Some(e) if e.contains("Cease/BFD Down") => Ok(()),
-            e => Err(format!("last error {e:?}")),
-        },
-    );
+    wait_reset_by_bfd(bgplane, peer, "the BGP session reset by BFD");
     let reset = t0.elapsed();
     eprintln!("{label}: BFD down after {detected:?}, BGP reset after {reset:?}");
     assert!(
         detected < max_detect && reset < Duration::from_secs(5),
         "detection {detected:?}, reset {reset:?}: the hold timer is 90 s"
     );
+}
+
+/// Waits up to 10 s until bgplane's session with `peer` was last reset with a Cease, "BFD
+/// Down" (RFC 9384).
+pub(crate) fn wait_reset_by_bfd(bgplane: &Bgplane, peer: IpAddr, what: &str) {
+    wait_for(what, Duration::from_secs(10), || {
+        match bgplane.last_error(peer)? {
+            Some(e) if e.contains("Cease/BFD Down") => Ok(()),
+            e => Err(format!("last error {e:?}")),
+        }
+    });
 }
 
 /// Waits until bgplane's BFD session with `peer` transmits every `ms` and has a Detection

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::bfd::{our_bfd, state_is};
+use crate::bfd::{our_bfd, state_is, wait_reset_by_bfd};
 use crate::harness::bgplane::Bgplane;
 use crate::harness::{timeouts, wait_for, Lab};
 
@@ -49,6 +49,20 @@ fn waiting_for_bfd(r: &Bgplane, peer: IpAddr) -> Result<(), String> {
             n["state"], n["bfd"], n["last_error"]
         ))
     }
+}
+
+/// The neighbor (`show bgp neighbors`) announced the BFD Strict-Mode capability.
+fn heard_strict_mode(n: &Value) -> bool {
+    n["session"]["peer_capabilities"]
+        .as_array()
+        .is_some_and(|caps| caps.iter().any(|c| c == "bfd-strict-mode"))
+}
+
+fn both_established(ra: &Bgplane, rb: &Bgplane, ip_a: IpAddr, ip_b: IpAddr) {
+    wait_for("BGP Established on both ends", timeouts::SESSION, || {
+        ra.established(ip_b)?;
+        rb.established(ip_a)
+    });
 }
 
 fn two_routers(
@@ -112,20 +126,10 @@ fn with_strict_mode_on_both_ends_bgp_waits_in_open_sent_until_bfd_comes_up() {
         90,
         &bfd("key-a", true),
     ));
-    wait_for("BGP Established on both ends", timeouts::SESSION, || {
-        ra.established(ip_b)?;
-        rb.established(ip_a)
-    });
+    both_established(&ra, &rb, ip_a, ip_b);
     let took = fixed.elapsed();
     let n = ra.neighbor(ip_b).unwrap();
-    assert!(
-        n["session"]["peer_capabilities"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c == "bfd-strict-mode"),
-        "{n}"
-    );
+    assert!(heard_strict_mode(&n), "{n}");
     assert_eq!(n["bfd"]["bgp_waiting"], Value::Null, "{n}");
     state_is(&our_bfd(&ra, ip_b).unwrap(), "state", "up").unwrap();
     wait_for("b's network at a", timeouts::ROUTES, || {
@@ -160,10 +164,7 @@ fn strict_mode_on_one_end_only_does_not_hold_the_session() {
         return;
     };
     let (ra, rb, ip_a, ip_b) = two_routers(&lab, 90, (&bfd("key-a", true), &bfd("key-b", false)));
-    wait_for("BGP Established on both ends", timeouts::SESSION, || {
-        ra.established(ip_b)?;
-        rb.established(ip_a)
-    });
+    both_established(&ra, &rb, ip_a, ip_b);
     // BFD never came up (different keys), and BGP did not wait for it.
     state_is(&our_bfd(&ra, ip_b).unwrap(), "state", "down").unwrap();
     let b = bfd_of_neighbor(&ra, ip_b).unwrap();
@@ -172,14 +173,7 @@ fn strict_mode_on_one_end_only_does_not_hold_the_session() {
         (true.into(), "down".into())
     );
     let n = rb.neighbor(ip_a).unwrap();
-    assert!(
-        n["session"]["peer_capabilities"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c == "bfd-strict-mode"),
-        "b heard a's capability: {n}"
-    );
+    assert!(heard_strict_mode(&n), "b heard a's capability: {n}");
 }
 
 #[test]
@@ -193,14 +187,7 @@ fn with_a_hold_time_of_zero_the_strict_hold_time_ends_the_wait_with_cease_bfd_do
     });
     let start = Instant::now();
     // strict-hold-time 3 s: the session ends with Cease / BFD Down (RFC 9384).
-    wait_for(
-        "the BFD hold timer to end the wait",
-        Duration::from_secs(10),
-        || match ra.last_error(ip_b)? {
-            Some(e) if e.contains("Cease/BFD Down") => Ok(()),
-            e => Err(format!("last error {e:?}")),
-        },
-    );
+    wait_reset_by_bfd(&ra, ip_b, "the BFD hold timer to end the wait");
     let waited = start.elapsed();
     eprintln!("BfdHoldTimer ended the wait {waited:?} after it was seen");
     assert!(waited <= Duration::from_secs(4), "{waited:?}");
