@@ -117,6 +117,16 @@ pub enum BfdPending {
     Confirmed,
 }
 
+impl BfdPending {
+    /// The sub-state's name as `show bgp neighbors` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BfdPending::Open => "open-sent-bfd-up-pending",
+            BfdPending::Confirmed => "open-sent-confirmed-bfd-up-pending",
+        }
+    }
+}
+
 /// The BFD hold time by default: 30 s (draft-ietf-idr-bgp-bfd-strict-mode §3).
 pub const BFD_HOLD_TIME: u32 = 30;
 

@@ -6,7 +6,7 @@ use bgp_wire::{Family, Notification};
 use super::api::{NeighborDetail, Request, Response, Soft, Summary, SummaryRow, Timers};
 use super::session::ToSession;
 use super::{parse_family, Actor};
-use crate::fsm::{BfdPending, State};
+use crate::fsm::State;
 use crate::rib::table::PeerId;
 use crate::speaker::show::RouteFilter;
 
@@ -38,13 +38,7 @@ pub(super) fn answer(a: &mut Actor, req: Request) -> Response {
                         dynamic: rt.dynamic,
                         bfd: a.bfd_brief(view.address).map(|mut b| {
                             b.strict = rt.cfg.bfd.as_ref().is_some_and(|t| t.strict);
-                            b.bgp_waiting = rt.bfd_pending.map(|p| {
-                                match p {
-                                    BfdPending::Open => "open-sent-bfd-up-pending",
-                                    BfdPending::Confirmed => "open-sent-confirmed-bfd-up-pending",
-                                }
-                                .into()
-                            });
+                            b.bgp_waiting = rt.bfd_pending.map(|p| p.name().into());
                             b
                         }),
                         view,
