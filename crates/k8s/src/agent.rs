@@ -38,6 +38,9 @@ pub struct AgentOptions {
     pub poll: Duration,
     /// Cilium's `autoDirectNodeRoutes`: routes to the pod CIDRs of nodes on our links.
     pub auto_direct_node_routes: bool,
+    /// Graceful shutdown (RFC 8326) while the node is cordoned, unless its annotation
+    /// `bgplane.io/graceful-shutdown` is `"false"`.
+    pub graceful_shutdown_when_cordoned: bool,
 }
 
 /// Why the agent stopped.
@@ -203,6 +206,7 @@ impl Agent {
         let settings = SpeakerSettings {
             socket: self.opts.socket.display().to_string(),
             metrics: self.opts.metrics,
+            graceful_shutdown_when_cordoned: self.opts.graceful_shutdown_when_cordoned,
         };
         if self.opts.auto_direct_node_routes {
             let others: Vec<_> = snap.nodes.values().map(node_info).collect();

@@ -44,6 +44,7 @@ fn agent(dir: &Path) -> Agent {
         secrets_namespace: "kube-system".into(),
         poll: Duration::from_millis(100),
         auto_direct_node_routes: false,
+        graceful_shutdown_when_cordoned: false,
     })
     .unwrap()
 }

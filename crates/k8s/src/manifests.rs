@@ -329,6 +329,7 @@ pub fn node_info(n: &Node) -> NodeInfo {
             .as_ref()
             .and_then(|a| a.get(crate::desired::GRACEFUL_SHUTDOWN_ANNOTATION))
             .cloned(),
+        unschedulable: spec.unschedulable.unwrap_or(false),
     }
 }
 
@@ -374,14 +375,21 @@ mod tests {
         assert_eq!(info.pod_cidrs, vec!["10.1.1.0/24".parse().unwrap()]);
         assert_eq!(info.router_id(), Some("10.0.5.12".parse().unwrap()));
         assert_eq!(info.labels["rack"], "rack0");
-        assert_eq!(info.graceful_shutdown, None);
-        let text = text.replace(
-            "labels: {rack: rack0}",
-            "labels: {rack: rack0}, annotations: {bgplane.io/graceful-shutdown: \"true\"}",
-        );
+        assert_eq!((info.graceful_shutdown, info.unschedulable), (None, false));
+        let text = text
+            .replace(
+                "labels: {rack: rack0}",
+                "labels: {rack: rack0}, annotations: {bgplane.io/graceful-shutdown: \"true\"}",
+            )
+            .replace(
+                "spec: {podCIDR: 10.1.1.0/24}",
+                "spec: {podCIDR: 10.1.1.0/24, unschedulable: true}",
+            );
         let Object::Node(n) = parse("n.yaml", &text).unwrap().remove(0) else {
             panic!()
         };
-        assert_eq!(node_info(&n).graceful_shutdown.as_deref(), Some("true"));
+        let info = node_info(&n);
+        assert_eq!(info.graceful_shutdown.as_deref(), Some("true"));
+        assert!(info.unschedulable);
     }
 }

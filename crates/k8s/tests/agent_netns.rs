@@ -172,6 +172,7 @@ impl AgentThread {
             secrets_namespace: "kube-system".into(),
             poll: Duration::from_millis(100),
             auto_direct_node_routes: false,
+            graceful_shutdown_when_cordoned: false,
         };
         let ns = lab.node.clone();
         let (tx, rx) = std::sync::mpsc::channel::<bool>();
@@ -452,6 +453,7 @@ fn direct_node_routes_are_installed_without_any_policy_and_follow_the_nodes() {
         secrets_namespace: "kube-system".into(),
         poll: Duration::from_millis(100),
         auto_direct_node_routes: true,
+        graceful_shutdown_when_cordoned: false,
     };
     let node_ns = lab.node.clone();
     let routes = |ns: &str| -> String {

@@ -46,6 +46,11 @@ pub(crate) struct Args {
     /// node's links.
     #[arg(long)]
     auto_direct_node_routes: bool,
+    /// Graceful shutdown (RFC 8326) while the node is cordoned (`kubectl cordon`, `kubectl
+    /// drain`): its routes reach the fabric least preferred before its pods go; the Node
+    /// annotation `bgplane.io/graceful-shutdown: "false"` keeps it out.
+    #[arg(long)]
+    graceful_shutdown_when_cordoned: bool,
     /// Namespace of the Secrets named by `authSecretRef` and the `bgplane.io/bfd-auth-secret`
     /// annotation.
     #[arg(long, default_value = "kube-system")]
@@ -71,6 +76,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         secrets_namespace: a.secrets_namespace.clone(),
         poll: Duration::from_millis(a.poll_ms),
         auto_direct_node_routes: a.auto_direct_node_routes,
+        graceful_shutdown_when_cordoned: a.graceful_shutdown_when_cordoned,
     })?;
     if a.manifests.is_some() {
         agent.run()?;

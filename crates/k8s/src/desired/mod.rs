@@ -49,12 +49,15 @@ pub struct NodeInfo {
     pub default_gateways: Vec<IpAddr>,
     /// The node's [`GRACEFUL_SHUTDOWN_ANNOTATION`], as written.
     pub graceful_shutdown: Option<String>,
+    /// `spec.unschedulable`: the node is cordoned (`kubectl cordon`, `kubectl drain`).
+    pub unschedulable: bool,
 }
 
 /// A Node annotation that puts the node's BGP sessions into graceful shutdown (RFC 8326)
 /// while it is `"true"`: the routes it advertises carry the GRACEFUL_SHUTDOWN community
 /// (and LOCAL_PREF 0 to iBGP peers), so the fabric moves traffic to other nodes before the
-/// node goes away. Cilium has no counterpart.
+/// node goes away. `"false"` keeps a cordoned node out of it when the agent runs with
+/// `--graceful-shutdown-when-cordoned`. Cilium has no counterpart.
 pub const GRACEFUL_SHUTDOWN_ANNOTATION: &str = "bgplane.io/graceful-shutdown";
 
 impl NodeInfo {
@@ -74,6 +77,9 @@ pub struct SpeakerSettings {
     pub socket: String,
     /// Prometheus endpoint of the router.
     pub metrics: Option<std::net::SocketAddr>,
+    /// A cordoned node goes into graceful shutdown unless its annotation says otherwise
+    /// (`bgplane agent --graceful-shutdown-when-cordoned`).
+    pub graceful_shutdown_when_cordoned: bool,
 }
 
 /// The `cilium.io/v2` objects the translation reads.
@@ -351,7 +357,8 @@ fn emit(inp: &Inputs<'_>, plan: Plan) -> Result<Desired, DesiredError> {
     }
     router.insert("api".into(), Value::Object(api));
     let gshut = match inp.node.graceful_shutdown.as_deref().map(str::trim) {
-        None | Some("false") => false,
+        None => inp.settings.graceful_shutdown_when_cordoned && inp.node.unschedulable,
+        Some("false") => false,
         Some("true") => true,
         Some(other) => {
             return Err(DesiredError::Invalid {

@@ -20,6 +20,7 @@ fn node(name: &str, rack: &str, ip: &str, cidr: &str) -> NodeInfo {
         addresses: vec![ip.parse().unwrap()],
         default_gateways: vec![],
         graceful_shutdown: None,
+        unschedulable: false,
     }
 }
 
@@ -27,6 +28,7 @@ fn settings() -> SpeakerSettings {
     SpeakerSettings {
         socket: "/run/bgplane/agent.sock".into(),
         metrics: None,
+        graceful_shutdown_when_cordoned: false,
     }
 }
 

@@ -20,14 +20,25 @@ fn node() -> NodeInfo {
         addresses: vec!["10.0.5.12".parse().unwrap()],
         default_gateways: vec!["10.0.5.254".parse().unwrap()],
         graceful_shutdown: None,
+        unschedulable: false,
     }
 }
 
 fn run(s: &Snapshot, n: &NodeInfo) -> Result<Desired, DesiredError> {
+    run_cordoned(s, n, false)
+}
+
+/// [`run`] with the agent's `--graceful-shutdown-when-cordoned` as `gshut_when_cordoned`.
+fn run_cordoned(
+    s: &Snapshot,
+    n: &NodeInfo,
+    gshut_when_cordoned: bool,
+) -> Result<Desired, DesiredError> {
     let services: Vec<_> = s.services.values().cloned().collect();
     let settings = SpeakerSettings {
         socket: "/run/bgplane/agent.sock".into(),
         metrics: None,
+        graceful_shutdown_when_cordoned: gshut_when_cordoned,
     };
     let secret = |name: &str, field: &str| s.secret_value("kube-system", name, field);
     let clusters: Vec<_> = s.cluster_configs.values().cloned().collect();
@@ -374,6 +385,25 @@ fn the_graceful_shutdown_annotation_of_the_node_puts_its_router_into_graceful_sh
         };
         assert_eq!(config.router.graceful_shutdown, want, "{v:?}");
     }
+    // Cordoned, with --graceful-shutdown-when-cordoned: on unless the annotation is "false".
+    let mut n = node();
+    n.unschedulable = true;
+    for (flag, annotation, want) in [
+        (false, None, false),
+        (true, None, true),
+        (true, Some("false"), false),
+        (true, Some("true"), true),
+    ] {
+        n.graceful_shutdown = annotation.map(str::to_string);
+        let Desired::On { config, .. } = run_cordoned(&s, &n, flag).unwrap() else {
+            panic!("selected")
+        };
+        assert_eq!(
+            config.router.graceful_shutdown, want,
+            "{flag} {annotation:?}"
+        );
+    }
+
     let e = on(Some("yes")).unwrap_err().to_string();
     assert!(
         e.contains("Node worker")
