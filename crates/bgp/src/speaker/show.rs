@@ -39,6 +39,8 @@ pub struct NeighborView {
     pub import_withheld: bool,
     /// RFC 8212: an eBGP peer without export policy, sent no routes.
     pub export_withheld: bool,
+    /// Graceful shutdown (RFC 8326) is on for this peer.
+    pub graceful_shutdown: bool,
     /// Session details when Established.
     pub session: Option<SessionView>,
 }
@@ -224,6 +226,7 @@ impl Speaker {
             advertised: s.map_or([0, 0], |s| s.out.advertised),
             import_withheld: self.cfg.withholds(external, p.spec.import.as_deref()),
             export_withheld: self.cfg.withholds(external, p.spec.export.as_deref()),
+            graceful_shutdown: p.spec.graceful_shutdown,
             session,
         })
     }

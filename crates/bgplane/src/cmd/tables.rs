@@ -269,6 +269,12 @@ pub(crate) fn neighbors(d: &Value) -> String {
                 let _ = writeln!(out, "  BGP waits for BFD to come up (strict mode, {w})");
             }
         }
+        if n.get("graceful_shutdown").and_then(Value::as_bool) == Some(true) {
+            let _ = writeln!(
+                out,
+                "  Graceful shutdown (RFC 8326): routes sent with graceful-shutdown"
+            );
+        }
         if let Some(e) = n.get("last_error").and_then(Value::as_str) {
             let _ = writeln!(out, "  Last reset: {e}");
         }

@@ -122,6 +122,11 @@ fn graceful_shutdown_marks_routes_sent_to_frr_and_to_ibgp_and_lowers_those_learn
         expect("community at a", cs.contains(&GSHUT.to_string()), true)
     });
 
+    let n = ra.neighbor(b_ip).unwrap();
+    assert_eq!(n["graceful_shutdown"], true, "{n}");
+    let t = ra.cli(&["show", "bgp", "neighbors"]).unwrap();
+    assert!(t.contains("Graceful shutdown (RFC 8326)"), "{t}");
+
     // Over: everything as before.
     ra.reconfigure_yaml(&a_yaml(false, b_ip, c_ip));
     wait_for("the marks gone", timeouts::ROUTES, || {
