@@ -41,6 +41,9 @@ pub struct AgentOptions {
     /// Graceful shutdown (RFC 8326) while the node is cordoned, unless its annotation
     /// `bgplane.io/graceful-shutdown` is `"false"`.
     pub graceful_shutdown_when_cordoned: bool,
+    /// When the agent stops: graceful shutdown of the BGP sessions for this long before
+    /// they are closed (zero: closed at once).
+    pub graceful_stop: Duration,
 }
 
 /// Why the agent stopped.
@@ -153,9 +156,29 @@ impl Agent {
             }
             std::thread::sleep(self.opts.poll);
         }
+        self.stop();
+        Ok(())
+    }
+
+    /// Stops the router. With [`AgentOptions::graceful_stop`], its sessions first go into
+    /// graceful shutdown (RFC 8326) for that long, so that the fabric moves the traffic to
+    /// other nodes before the routes are withdrawn.
+    pub fn stop(&mut self) {
+        let wait = self.opts.graceful_stop;
+        let running = self.router.as_ref().filter(|r| !r.thread.is_finished());
+        if let (false, Some(r)) = (wait.is_zero(), running) {
+            if !r.config.router.graceful_shutdown {
+                let mut cfg = r.config.clone();
+                cfg.router.graceful_shutdown = true;
+                match self.apply(cfg) {
+                    Ok(_) => info!(?wait, "stopping: BGP sessions in graceful shutdown first"),
+                    Err(e) => warn!(%e, "stopping: graceful shutdown not applied"),
+                }
+            }
+            std::thread::sleep(wait);
+        }
         info!("stopping");
         self.stop_router();
-        Ok(())
     }
 
     /// Notices a router that stopped on its own (an error): returns true if it did, after

@@ -45,6 +45,7 @@ fn agent(dir: &Path) -> Agent {
         poll: Duration::from_millis(100),
         auto_direct_node_routes: false,
         graceful_shutdown_when_cordoned: false,
+        graceful_stop: Duration::ZERO,
     })
     .unwrap()
 }

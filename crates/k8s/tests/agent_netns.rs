@@ -100,6 +100,26 @@ fn api(socket: &Path, req: bgp::runtime::api::Request) -> Option<serde_json::Val
         .and_then(|v| v.get("data").cloned())
 }
 
+/// The LOCAL_PREF and communities of the best path of `prefix`, if there is one.
+fn best_path(socket: &Path, prefix: &str) -> Option<(serde_json::Value, Vec<String>)> {
+    let req = bgp::runtime::api::Request::Routes {
+        prefix: Some(prefix.parse().unwrap()),
+        longer: false,
+        family: None,
+        received_from: None,
+        advertised_to: None,
+    };
+    let v = api(socket, req)?;
+    let p = v.get(0)?.get("paths")?.get(0)?.clone();
+    let communities = p["communities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.as_str().map(str::to_string))
+        .collect();
+    Some((p["local_pref"].clone(), communities))
+}
+
 fn routes_of(socket: &Path) -> Vec<String> {
     let req = bgp::runtime::api::Request::Routes {
         prefix: None,
@@ -158,6 +178,11 @@ struct AgentThread {
 
 impl AgentThread {
     fn start(lab: &Lab) -> AgentThread {
+        Self::start_with(lab, Duration::ZERO)
+    }
+
+    /// [`start`](Self::start) with the agent's `--graceful-stop-secs`.
+    fn start_with(lab: &Lab, graceful_stop: Duration) -> AgentThread {
         let manifests = lab.path("manifests");
         std::fs::create_dir_all(&manifests).unwrap();
         std::fs::write(manifests.join("node.yaml"), NODE).unwrap();
@@ -173,6 +198,7 @@ impl AgentThread {
             poll: Duration::from_millis(100),
             auto_direct_node_routes: false,
             graceful_shutdown_when_cordoned: false,
+            graceful_stop,
         };
         let ns = lab.node.clone();
         let (tx, rx) = std::sync::mpsc::channel::<bool>();
@@ -184,6 +210,7 @@ impl AgentThread {
                 a.reconcile_dir();
                 done_tx.send(a.status().clone()).unwrap();
             }
+            a.stop();
         });
         AgentThread {
             manifests,
@@ -454,6 +481,7 @@ fn direct_node_routes_are_installed_without_any_policy_and_follow_the_nodes() {
         poll: Duration::from_millis(100),
         auto_direct_node_routes: true,
         graceful_shutdown_when_cordoned: false,
+        graceful_stop: Duration::ZERO,
     };
     let node_ns = lab.node.clone();
     let routes = |ns: &str| -> String {
@@ -490,4 +518,57 @@ fn direct_node_routes_are_installed_without_any_policy_and_follow_the_nodes() {
         std::fs::read_to_string(manifests.join("step")).unwrap_or_default() == "2"
     });
     assert!(routes(&lab.node).trim().is_empty(), "{}", routes(&lab.node));
+}
+
+#[test]
+fn a_graceful_stop_marks_the_nodes_routes_for_graceful_shutdown_before_closing_the_session() {
+    let name =
+        "a_graceful_stop_marks_the_nodes_routes_for_graceful_shutdown_before_closing_the_session";
+    if !root() {
+        skip::skipped(&format!("SKIPPED {name}: needs root"));
+        return;
+    }
+    let lab = Lab::new();
+    let leaf_sock = lab.path("leaf.sock");
+    let leaf_yaml = format!(
+        "router:\n  asn: 65005\n  router-id: 10.0.5.1\n  listen: [0.0.0.0]\n  api: {{ socket: {} }}\n  listen-ranges: [{{ prefix: 10.0.5.0/24, peer-group: NODES }}]\npeer-groups:\n  NODES: {{ remote-as: internal, route-reflector-client: true, hold-time: 9 }}\n",
+        leaf_sock.display()
+    );
+    let leaf = Leaf::start(&lab, &leaf_yaml);
+    let agent = AgentThread::start_with(&lab, Duration::from_secs(2));
+    let seed = include_str!("../../../examples/cilium-bgp-cross-as/bgp-peering-policies.yaml");
+    let s = agent.step(&[("policies.yaml", Some(seed))]);
+    assert!(s.running && s.error.is_none(), "{s:?}");
+    let pods = "10.1.1.0/24";
+    wait_for(
+        "the node's pod CIDR at the leaf",
+        Duration::from_secs(15),
+        || best_path(&leaf_sock, pods).is_some(),
+    );
+    let (lp, c) = best_path(&leaf_sock, pods).unwrap();
+    assert_eq!(lp, 100, "{c:?}");
+
+    // The agent stops (SIGTERM in a pod): the route is marked first, withdrawn after.
+    let t0 = Instant::now();
+    let stopping = std::thread::spawn(move || agent.exit());
+    wait_for(
+        "the route marked at the leaf",
+        Duration::from_secs(5),
+        || {
+            best_path(&leaf_sock, pods)
+                .is_some_and(|(lp, c)| lp == 0 && c.iter().any(|c| c == "graceful-shutdown"))
+        },
+    );
+    let marked = t0.elapsed();
+    wait_for("the route withdrawn", Duration::from_secs(10), || {
+        best_path(&leaf_sock, pods).is_none()
+    });
+    let withdrawn = t0.elapsed();
+    stopping.join().unwrap();
+    eprintln!("graceful stop: route marked after {marked:?}, withdrawn after {withdrawn:?}");
+    assert!(
+        withdrawn >= Duration::from_secs(2) && marked < Duration::from_secs(2),
+        "marked {marked:?}, withdrawn {withdrawn:?}: a 2 s graceful stop"
+    );
+    leaf.stop();
 }

@@ -51,6 +51,11 @@ pub(crate) struct Args {
     /// annotation `bgplane.io/graceful-shutdown: "false"` keeps it out.
     #[arg(long)]
     graceful_shutdown_when_cordoned: bool,
+    /// On SIGTERM, keep the BGP sessions this many seconds in graceful shutdown (RFC 8326)
+    /// before closing them, so the fabric moves traffic away first (0: close at once; keep
+    /// it under the pod's terminationGracePeriodSeconds).
+    #[arg(long, default_value_t = 0)]
+    graceful_stop_secs: u64,
     /// Namespace of the Secrets named by `authSecretRef` and the `bgplane.io/bfd-auth-secret`
     /// annotation.
     #[arg(long, default_value = "kube-system")]
@@ -77,6 +82,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         poll: Duration::from_millis(a.poll_ms),
         auto_direct_node_routes: a.auto_direct_node_routes,
         graceful_shutdown_when_cordoned: a.graceful_shutdown_when_cordoned,
+        graceful_stop: Duration::from_secs(a.graceful_stop_secs),
     })?;
     if a.manifests.is_some() {
         agent.run()?;
@@ -174,7 +180,6 @@ fn run_api(mut agent: Agent, a: Args) -> anyhow::Result<()> {
             }
         }
     }
-    info!("stopping");
-    drop(agent); // stops the router
+    agent.stop();
     Ok(())
 }
