@@ -335,8 +335,26 @@ impl RouterConfig {
         policies: &crate::policy::Policies,
     ) -> Result<(), (String, String)> {
         // Strict mode needs BFD before BGP is up: a multihop session must know its source
-        // without waiting for the BGP session's.
-        for n in self.neighbors() {
+        // without waiting for the BGP session's. Dynamic neighbors are checked through a
+        // neighbor of each listen range.
+        let configured = self.neighbors().into_iter().map(|n| {
+            let key = format!("neighbor {}: bfd.strict", n.key());
+            (key, n)
+        });
+        let dynamic = self
+            .router
+            .listen_ranges
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                let n = self.dynamic_neighbor(r.prefix.addr())?;
+                let key = format!(
+                    "router.listen-ranges[{i}] (peer group {}): bfd.strict",
+                    r.peer_group
+                );
+                Some((key, n))
+            });
+        for (key, n) in configured.chain(dynamic) {
             let Some(t) = n.bfd.as_ref().filter(|t| t.strict) else {
                 continue;
             };
@@ -345,7 +363,7 @@ impl RouterConfig {
             );
             if multihop && n.local_address.is_none() {
                 return Err((
-                    format!("neighbor {}: bfd.strict", n.key()),
+                    key,
                     "multihop BFD in strict mode needs the neighbor's local-address: the \
                      BFD session must come up before the BGP session gives its source"
                         .into(),

@@ -523,6 +523,13 @@ fn bfd_strict_mode_reads_and_writes_back_and_a_multihop_one_needs_a_local_addres
         &format!("{base}  - {{ address: 10.0.9.2, remote-as: 65001, ebgp-multihop: 2, local-address: 10.0.0.1, bfd: {{ strict: true }} }}\n"),
     )
     .unwrap();
+    // The same through a listen range's peer group.
+    let e = err("router: { asn: 65000, router-id: 10.0.0.1, listen-ranges: [{ prefix: 10.0.9.0/24, peer-group: G }] }\n\
+         peer-groups:\n  G: { remote-as: external, bfd: { strict: true, multihop: true } }\n");
+    assert_eq!(
+        e.key, "router.listen-ranges[0] (peer group G): bfd.strict",
+        "{e}"
+    );
 }
 
 #[test]
