@@ -236,6 +236,16 @@ impl Neighbor {
         }
     }
 
+    /// Whether its BFD session is multihop (RFC 5883): as configured, else for an eBGP
+    /// neighbor with `ebgp-multihop` above 1 (as FRR). False without BFD.
+    pub fn bfd_multihop(&self, router_asn: u32) -> bool {
+        self.bfd.as_ref().is_some_and(|t| {
+            t.multihop.unwrap_or(
+                self.is_external(router_asn) && self.ebgp_multihop.is_some_and(|h| h > 1),
+            )
+        })
+    }
+
     fn from_config(c: NeighborConfig) -> Option<Neighbor> {
         Some(Neighbor {
             address: c.address.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
@@ -355,13 +365,8 @@ impl RouterConfig {
                 Some((key, n))
             });
         for (key, n) in configured.chain(dynamic) {
-            let Some(t) = n.bfd.as_ref().filter(|t| t.strict) else {
-                continue;
-            };
-            let multihop = t.multihop.unwrap_or(
-                n.is_external(self.router.asn) && n.ebgp_multihop.is_some_and(|h| h > 1),
-            );
-            if multihop && n.local_address.is_none() {
+            let strict = n.bfd.as_ref().is_some_and(|t| t.strict);
+            if strict && n.bfd_multihop(self.router.asn) && n.local_address.is_none() {
                 return Err((
                     key,
                     "multihop BFD in strict mode needs the neighbor's local-address: the \

@@ -43,10 +43,7 @@ impl Actor {
             .filter(|p| !p.cfg.address.is_unspecified())
             .filter_map(|p| {
                 let t = p.cfg.bfd.as_ref()?;
-                let multihop = t.multihop.unwrap_or(
-                    p.cfg.is_external(asn) && p.cfg.ebgp_multihop.is_some_and(|h| h > 1),
-                );
-                let (hops, local) = if multihop {
+                let (hops, local) = if p.cfg.bfd_multihop(asn) {
                     let local = p.cfg.local_address.or(p.session_local)?;
                     let hops = Hops::Multi {
                         minimum_ttl: t.minimum_ttl,
